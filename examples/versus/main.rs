@@ -1,0 +1,32 @@
+//! `cargo run --release --example versus`: cds side by side with std and the
+//! peers users would otherwise pick, in one process, interleaved.
+//!
+//! Flags: `--json` (one JSON object per line), `--group NAME` (one group),
+//! `--quick` (every group well under ~15 s), `--reps N` (default 5).
+
+mod harness;
+
+use harness::{Opts, Report};
+
+fn main() {
+    let opts = Opts::from_args();
+    if !opts.json {
+        println!(
+            "cds versus — {} cores; allocator: system; map hasher: std RandomState (SipHash-1-3) for all maps; reps={}{}",
+            harness::cores(),
+            opts.reps,
+            if opts.quick { " (quick)" } else { "" }
+        );
+    }
+    let mut report = Report::new(opts.clone());
+    // One entry per group: (name, runner). Groups register here.
+    let groups: &[(&str, fn(&mut Report))] = &[];
+    for (name, run) in groups {
+        if opts.wants(name) {
+            run(&mut report);
+        }
+    }
+    if report.rows.is_empty() && !opts.json {
+        println!("no group matched");
+    }
+}

@@ -1,0 +1,21 @@
+//! Concurrent data structures built from atomics.
+//!
+//! `cds` offers a Treiber stack, a Michael–Scott queue, a spin mutex, a
+//! counting semaphore and a concurrent Robin Hood hash map. Every structure
+//! that frees memory other threads may still read is generic over a
+//! memory-reclamation scheme ([`reclaim::Epoch`] by default, or
+//! [`reclaim::Hazard`] for bounded garbage).
+//!
+//! Orderings are model-checked with loom: build with
+//! `RUSTFLAGS="--cfg loom --cfg crossbeam_loom"` and every atomic in this
+//! crate is loom's, so your own loom models can use these structures.
+//!
+//! Non-goals: `no_std`, async.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs, missing_debug_implementations)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
+pub(crate) mod primitive;
+pub mod reclaim;
+#[cfg_attr(not(cds_hooks), doc(hidden))]
+pub mod hooks;

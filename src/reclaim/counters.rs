@@ -1,0 +1,295 @@
+//! Per-thread retired/reclaimed counters, summed on demand.
+//!
+//! The hot path (`retire`, and a drop function running) bumps a counter that
+//! only the current thread writes: a `Relaxed` load and store, no
+//! lock-prefixed RMW, no cache line shared with other threads. `stats()`
+//! walks every block ever handed out and sums them, so totals are exact when
+//! the process is quiescent and a snapshot otherwise.
+//!
+//! Blocks are allocated once per concurrently live thread and never freed: a
+//! thread that exits marks its block free and the next new thread adopts it,
+//! counts included (counts are cumulative, so sums stay right). A thread whose
+//! thread-local is already destroyed (a deferred drop run from crossbeam's
+//! thread-exit destructor) falls back to a shared atomic RMW: rare, and never
+//! a panic.
+//!
+//! Under loom there is no per-thread machinery: two shared counters bumped
+//! with `Relaxed` RMWs, which keeps the model small.
+
+use crate::primitive::sync::atomic::Ordering::Relaxed;
+#[cfg(not(loom))]
+use crate::primitive::sync::atomic::{AtomicBool, AtomicPtr, Ordering::Acquire, Ordering::Release};
+use crate::primitive::sync::atomic::AtomicU64;
+use crate::reclaim::ReclaimStats;
+use crossbeam_utils::CachePadded;
+
+/// One thread's counters (or the shared fallback).
+#[derive(Debug, Default)]
+pub(crate) struct Block {
+    retired: AtomicU64,
+    reclaimed: AtomicU64,
+    #[cfg(not(loom))]
+    in_use: AtomicBool,
+    #[cfg(not(loom))]
+    next: AtomicPtr<CachePadded<Block>>,
+}
+
+impl Block {
+    /// Adds `n` to the retired count; the caller is the block's only writer.
+    #[inline]
+    fn bump_owned(counter: &AtomicU64, n: u64) {
+        // Relaxed: only the owning thread writes; readers want a snapshot.
+        counter.store(counter.load(Relaxed).wrapping_add(n), Relaxed);
+    }
+}
+
+/// A set of per-thread counter blocks (one per static user: the epoch adapter,
+/// the global hazard domain).
+#[derive(Debug)]
+pub(crate) struct Registry {
+    #[cfg(not(loom))]
+    head: AtomicPtr<CachePadded<Block>>,
+    /// Shared fallback for threads past their thread-local's destruction,
+    /// and the only counters under loom.
+    shared: CachePadded<Block>,
+}
+
+#[cfg(not(loom))]
+impl Registry {
+    /// An empty registry, usable in a `static`.
+    pub(crate) const fn new() -> Self {
+        Self {
+            head: AtomicPtr::new(core::ptr::null_mut()),
+            shared: CachePadded::new(Block {
+                retired: AtomicU64::new(0),
+                reclaimed: AtomicU64::new(0),
+                in_use: AtomicBool::new(true),
+                next: AtomicPtr::new(core::ptr::null_mut()),
+            }),
+        }
+    }
+
+    /// Claims a free block or pushes a new one; the block is never freed.
+    fn claim(&'static self) -> &'static Block {
+        let mut cur = self.head.load(Acquire);
+        while !cur.is_null() {
+            // SAFETY: blocks are leaked (never freed) once published, and
+            // `cur` was published by the Release CAS below (Acquire load).
+            let block = unsafe { &*cur };
+            // Acquire: pairs with the Release store in `LocalBlock::drop`
+            // (the previous owner's last count writes happen-before ours).
+            if !block.in_use.load(Relaxed)
+                && block
+                    .in_use
+                    .compare_exchange(false, true, Acquire, Relaxed)
+                    .is_ok()
+            {
+                return block;
+            }
+            cur = block.next.load(Relaxed);
+        }
+        let fresh: &'static CachePadded<Block> = Box::leak(Box::new(CachePadded::new(Block {
+            in_use: AtomicBool::new(true),
+            ..Block::default()
+        })));
+        let ptr = fresh as *const CachePadded<Block> as *mut CachePadded<Block>;
+        let mut head = self.head.load(Relaxed);
+        loop {
+            fresh.next.store(head, Relaxed);
+            // Release: publishes the block's initialization to `claim` and
+            // `sum` (their Acquire loads of `head`).
+            match self.head.compare_exchange_weak(head, ptr, Release, Relaxed) {
+                Ok(_) => return fresh,
+                Err(now) => head = now,
+            }
+        }
+    }
+
+    /// Sums every block and the shared fallback.
+    pub(crate) fn sum(&self) -> ReclaimStats {
+        let (mut retired, mut reclaimed) = (
+            self.shared.retired.load(Relaxed),
+            self.shared.reclaimed.load(Relaxed),
+        );
+        // Acquire: pairs with the Release CAS in `claim`.
+        let mut cur = self.head.load(Acquire);
+        while !cur.is_null() {
+            // SAFETY: published blocks are never freed (see `claim`).
+            let block = unsafe { &*cur };
+            retired = retired.wrapping_add(block.retired.load(Relaxed));
+            reclaimed = reclaimed.wrapping_add(block.reclaimed.load(Relaxed));
+            cur = block.next.load(Relaxed);
+        }
+        ReclaimStats::from_counts(retired, reclaimed)
+    }
+}
+
+/// A thread's claim on a block; releases it for reuse when the thread exits.
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub(crate) struct LocalBlock {
+    registry: &'static Registry,
+    block: core::cell::Cell<Option<&'static Block>>,
+}
+
+#[cfg(not(loom))]
+impl LocalBlock {
+    /// A lazily claimed block of `registry`.
+    pub(crate) const fn new(registry: &'static Registry) -> Self {
+        Self {
+            registry,
+            block: core::cell::Cell::new(None),
+        }
+    }
+
+    #[inline]
+    fn get(&self) -> &'static Block {
+        match self.block.get() {
+            Some(b) => b,
+            None => self.claim_slow(),
+        }
+    }
+
+    #[cold]
+    fn claim_slow(&self) -> &'static Block {
+        let b = self.registry.claim();
+        self.block.set(Some(b));
+        b
+    }
+}
+
+#[cfg(not(loom))]
+impl Drop for LocalBlock {
+    fn drop(&mut self) {
+        if let Some(b) = self.block.get() {
+            // Release: pairs with the Acquire CAS in `claim` of the next owner.
+            b.in_use.store(false, Release);
+        }
+    }
+}
+
+/// Declares a per-thread counter set: `counters!(static NAME);` defines a
+/// static `Registry` and a thread-local claim, and `NAME` gets
+/// `add_retired`, `add_reclaimed` and `sum`.
+macro_rules! per_thread_counters {
+    ($vis:vis static $name:ident) => {
+        $vis mod $name {
+            #[cfg(not(loom))]
+            static REGISTRY: $crate::reclaim::counters::Registry =
+                $crate::reclaim::counters::Registry::new();
+            #[cfg(not(loom))]
+            $crate::primitive::thread_local! {
+                static LOCAL: $crate::reclaim::counters::LocalBlock =
+                    const { $crate::reclaim::counters::LocalBlock::new(&REGISTRY) };
+            }
+            #[cfg(loom)]
+            $crate::primitive::lazy_static! {
+                static ref REGISTRY: $crate::reclaim::counters::Registry =
+                    $crate::reclaim::counters::Registry::new_loom();
+            }
+
+            /// Counts `n` objects retired by this thread.
+            #[inline]
+            pub(crate) fn add_retired(n: u64) {
+                #[cfg(not(loom))]
+                {
+                    if LOCAL.try_with(|l| l.add_retired(n)).is_err() {
+                        REGISTRY.add_shared_retired(n);
+                    }
+                }
+                #[cfg(loom)]
+                REGISTRY.add_shared_retired(n);
+            }
+
+            /// Counts `n` objects reclaimed on this thread.
+            #[inline]
+            pub(crate) fn add_reclaimed(n: u64) {
+                #[cfg(not(loom))]
+                {
+                    if LOCAL.try_with(|l| l.add_reclaimed(n)).is_err() {
+                        REGISTRY.add_shared_reclaimed(n);
+                    }
+                }
+                #[cfg(loom)]
+                REGISTRY.add_shared_reclaimed(n);
+            }
+
+            /// Sums every thread's counts.
+            pub(crate) fn sum() -> $crate::reclaim::ReclaimStats {
+                REGISTRY.sum()
+            }
+        }
+    };
+}
+pub(crate) use per_thread_counters;
+
+#[cfg(not(loom))]
+impl LocalBlock {
+    /// Adds `n` to this thread's retired count.
+    #[inline]
+    pub(crate) fn add_retired(&self, n: u64) {
+        Block::bump_owned(&self.get().retired, n);
+    }
+
+    /// Adds `n` to this thread's reclaimed count.
+    #[inline]
+    pub(crate) fn add_reclaimed(&self, n: u64) {
+        Block::bump_owned(&self.get().reclaimed, n);
+    }
+}
+
+impl Registry {
+    /// A registry for loom builds: only the shared counters.
+    #[cfg(loom)]
+    pub(crate) fn new_loom() -> Self {
+        Self {
+            shared: CachePadded::new(Block::default()),
+        }
+    }
+
+    /// Sums the shared counters (loom build).
+    #[cfg(loom)]
+    pub(crate) fn sum(&self) -> ReclaimStats {
+        ReclaimStats::from_counts(
+            self.shared.retired.load(Relaxed),
+            self.shared.reclaimed.load(Relaxed),
+        )
+    }
+
+    /// Adds to the shared retired count (fallback path).
+    #[cold]
+    pub(crate) fn add_shared_retired(&self, n: u64) {
+        // Relaxed: a statistic; no other memory is published through it.
+        self.shared.retired.fetch_add(n, Relaxed);
+    }
+
+    /// Adds to the shared reclaimed count (fallback path).
+    #[cold]
+    pub(crate) fn add_shared_reclaimed(&self, n: u64) {
+        // Relaxed: a statistic; no other memory is published through it.
+        self.shared.reclaimed.fetch_add(n, Relaxed);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    per_thread_counters!(static test_counters);
+
+    #[test]
+    fn sums_across_threads_and_reuses_blocks() {
+        let before = test_counters::sum();
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    test_counters::add_retired(10);
+                    test_counters::add_reclaimed(7);
+                });
+            }
+        });
+        // Exited threads' blocks are free for reuse; counts survive.
+        std::thread::spawn(|| test_counters::add_retired(1)).join().unwrap();
+        let after = test_counters::sum();
+        assert_eq!(after.retired - before.retired, 41);
+        assert_eq!(after.reclaimed - before.reclaimed, 28);
+    }
+}
