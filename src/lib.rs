@@ -19,3 +19,8 @@ pub(crate) mod primitive;
 pub mod reclaim;
 #[cfg_attr(not(cds_hooks), doc(hidden))]
 pub mod hooks;
+pub mod queue;
+pub mod stack;
+
+pub use queue::{MsQueue, QueueHandle};
+pub use stack::{StackHandle, TreiberStack};
