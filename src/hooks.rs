@@ -14,7 +14,7 @@
 //! own test binary (`tests/stall_*.rs`) and should filter by thread (a
 //! thread-local flag set by the thread meant to stall).
 //!
-//! ```ignore
+//! ```text
 //! cds::hooks::set("stack.pop.before_cas", || { /* park this thread */ });
 //! ```
 
@@ -56,7 +56,10 @@ pub fn clear_all() {
 pub fn hit(point: &'static str) {
     let hook = {
         let hooks = HOOKS.read().unwrap_or_else(|e| e.into_inner());
-        hooks.iter().find(|(p, _)| *p == point).map(|(_, h)| h.clone())
+        hooks
+            .iter()
+            .find(|(p, _)| *p == point)
+            .map(|(_, h)| h.clone())
     };
     if let Some(h) = hook {
         h();
