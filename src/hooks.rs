@@ -3,7 +3,7 @@
 //! A structure marks the worst moments of its algorithms with
 //! [`stall_point!`](crate::hooks) (for example between a load and its CAS).
 //! Without `cds_hooks` the macro expands to nothing. With it, a test installs
-//! a callback for a named point with [`set`]; the callback runs on whichever
+//! a callback for a named point with `hooks::set`; the callback runs on whichever
 //! thread reaches the point and typically parks that thread (for example
 //! until a flag is set) so the test can show that other threads still
 //! complete their operations meanwhile. That is how a lock-free claim is
