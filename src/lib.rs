@@ -15,7 +15,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
-pub(crate) mod primitive;
-pub mod reclaim;
 #[cfg_attr(not(cds_hooks), doc(hidden))]
 pub mod hooks;
+pub(crate) mod primitive;
+pub mod reclaim;

@@ -16,10 +16,10 @@
 //! Under loom there is no per-thread machinery: two shared counters bumped
 //! with `Relaxed` RMWs, which keeps the model small.
 
+use crate::primitive::sync::atomic::AtomicU64;
 use crate::primitive::sync::atomic::Ordering::Relaxed;
 #[cfg(not(loom))]
 use crate::primitive::sync::atomic::{AtomicBool, AtomicPtr, Ordering::Acquire, Ordering::Release};
-use crate::primitive::sync::atomic::AtomicU64;
 use crate::reclaim::ReclaimStats;
 use crossbeam_utils::CachePadded;
 
@@ -34,8 +34,9 @@ pub(crate) struct Block {
     next: AtomicPtr<CachePadded<Block>>,
 }
 
+#[cfg(not(loom))]
 impl Block {
-    /// Adds `n` to the retired count; the caller is the block's only writer.
+    /// Adds `n` to the counter; the caller is the block's only writer.
     #[inline]
     fn bump_owned(counter: &AtomicU64, n: u64) {
         // Relaxed: only the owning thread writes; readers want a snapshot.
@@ -287,7 +288,9 @@ mod tests {
             }
         });
         // Exited threads' blocks are free for reuse; counts survive.
-        std::thread::spawn(|| test_counters::add_retired(1)).join().unwrap();
+        std::thread::spawn(|| test_counters::add_retired(1))
+            .join()
+            .unwrap();
         let after = test_counters::sum();
         assert_eq!(after.retired - before.retired, 41);
         assert_eq!(after.reclaimed - before.reclaimed, 28);

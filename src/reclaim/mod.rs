@@ -108,8 +108,7 @@ pub unsafe trait Guard {
     /// # Panics
     ///
     /// If `slot >= MAX_SLOTS`.
-    fn protect_with<T>(&mut self, slot: usize, ptr: *mut T, witness: impl FnMut() -> bool)
-        -> bool;
+    fn protect_with<T>(&mut self, slot: usize, ptr: *mut T, witness: impl FnMut() -> bool) -> bool;
 
     /// Loads `src` and protects what it held, retrying until the protection
     /// holds; the witness is `src` still holding the same pointer. Sound only
