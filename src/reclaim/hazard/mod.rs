@@ -404,7 +404,10 @@ unsafe impl Guard for HazardGuard<'_> {
         mask: usize,
         witness: impl FnMut() -> bool,
     ) -> bool {
-        self.protect_with(slot, (word & mask) as *mut (), witness)
+        // Only the address is published (a hazard is compared, never
+        // dereferenced): build it without an integer-to-pointer cast.
+        let addr = core::ptr::null_mut::<u8>().wrapping_add(word & mask);
+        self.protect_with(slot, addr.cast::<()>(), witness)
     }
 
     #[inline]
