@@ -19,3 +19,8 @@ pub(crate) mod primitive;
 pub mod reclaim;
 #[cfg_attr(not(cds_hooks), doc(hidden))]
 pub mod hooks;
+pub mod sync;
+
+pub use sync::spin::{SpinMutex, SpinMutexGuard};
+#[cfg(all(feature = "lock_api", not(loom)))]
+pub use sync::spin::{LockApiMutex, LockApiMutexGuard, RawSpinMutex};

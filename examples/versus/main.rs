@@ -8,6 +8,9 @@ mod harness;
 
 use harness::{Opts, Report};
 
+/// A group: its `--group` name and its runner.
+type Group = (&'static str, fn(&mut Report));
+
 fn main() {
     let opts = Opts::from_args();
     if !opts.json {
@@ -20,7 +23,7 @@ fn main() {
     }
     let mut report = Report::new(opts.clone());
     // One entry per group: (name, runner). Groups register here.
-    let groups: &[(&str, fn(&mut Report))] = &[];
+    let groups: &[Group] = &[];
     for (name, run) in groups {
         if opts.wants(name) {
             run(&mut report);
