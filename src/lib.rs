@@ -21,6 +21,7 @@ pub mod reclaim;
 pub mod hooks;
 pub mod sync;
 
-pub use sync::spin::{SpinMutex, SpinMutexGuard};
+pub use sync::semaphore::{Permit, Semaphore};
 #[cfg(all(feature = "lock_api", not(loom)))]
 pub use sync::spin::{LockApiMutex, LockApiMutexGuard, RawSpinMutex};
+pub use sync::spin::{SpinMutex, SpinMutexGuard};

@@ -67,7 +67,10 @@ fn oversubscribed_six_threads_progress() {
     let start = Instant::now();
     exclusion(threads, per);
     let took = start.elapsed();
-    assert!(took < Duration::from_secs(60), "{threads} threads took {took:?}");
+    assert!(
+        took < Duration::from_secs(60),
+        "{threads} threads took {took:?}"
+    );
 }
 
 #[test]
@@ -157,14 +160,18 @@ fn lock_api_mutex_excludes() {
         }
     });
     assert_eq!(m.into_inner(), 4 * per);
-    static GLOBAL: cds::LockApiMutex<u8> = cds::LockApiMutex::const_new(cds::RawSpinMutex::new(), 1);
+    static GLOBAL: cds::LockApiMutex<u8> =
+        cds::LockApiMutex::const_new(cds::RawSpinMutex::new(), 1);
     assert!(GLOBAL.try_lock().is_some());
 }
 
 #[test]
 #[ignore = "long stress; CI runs it with --ignored"]
 fn stress_long() {
-    let secs: u64 = std::env::var("CDS_STRESS_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let secs: u64 = std::env::var("CDS_STRESS_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     let deadline = Instant::now() + Duration::from_secs(secs);
     let threads = 3 * std::thread::available_parallelism().map_or(2, |n| n.get());
     while Instant::now() < deadline {

@@ -2,7 +2,7 @@
 //!
 //! - [`SpinMutex`](spin::SpinMutex): a test-and-test-and-set spin lock
 //!   with bounded exponential spinning that falls back to yielding.
-//! - `Semaphore`: a counting semaphore with a
+//! - [`Semaphore`](semaphore::Semaphore): a counting semaphore with a
 //!   one-CAS fast path, an intrusive queue of parked waiters and
 //!   eventual fairness (direct hand-off to a waiter that has waited too
 //!   long), or strict FIFO order with [`Semaphore::new_fifo`](semaphore::Semaphore::new_fifo).
@@ -10,5 +10,5 @@
 //! Both are re-exported at the crate root. Neither poisons: a panic while a
 //! lock guard or permit is held releases it during unwinding.
 
-// pub mod semaphore; (next commit)
+pub mod semaphore;
 pub mod spin;

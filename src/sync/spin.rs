@@ -104,14 +104,18 @@ impl RawSpinMutex {
     #[inline]
     #[must_use]
     pub const fn new() -> Self {
-        Self { locked: AtomicBool::new(false) }
+        Self {
+            locked: AtomicBool::new(false),
+        }
     }
 
     /// A new, unlocked lock (not `const` under loom).
     #[cfg(loom)]
     #[must_use]
     pub fn new() -> Self {
-        Self { locked: AtomicBool::new(false) }
+        Self {
+            locked: AtomicBool::new(false),
+        }
     }
 
     /// Acquires the lock, spinning and then yielding until it is free.
@@ -127,7 +131,11 @@ impl RawSpinMutex {
     #[inline]
     pub fn lock(&self) {
         // Acquire: pairs with the Release store in `unlock`.
-        if self.locked.compare_exchange_weak(false, true, Acquire, Relaxed).is_err() {
+        if self
+            .locked
+            .compare_exchange_weak(false, true, Acquire, Relaxed)
+            .is_err()
+        {
             self.lock_contended();
         }
     }
@@ -142,7 +150,11 @@ impl RawSpinMutex {
                 backoff.snooze();
             }
             // Set. Acquire: pairs with the Release store in `unlock`.
-            if self.locked.compare_exchange_weak(false, true, Acquire, Relaxed).is_ok() {
+            if self
+                .locked
+                .compare_exchange_weak(false, true, Acquire, Relaxed)
+                .is_ok()
+            {
                 return;
             }
             backoff.snooze();
@@ -165,7 +177,10 @@ impl RawSpinMutex {
         // Relaxed pre-check keeps a failing `try_lock` from writing the line.
         // Acquire: pairs with the Release store in `unlock`.
         !self.locked.load(Relaxed)
-            && self.locked.compare_exchange(false, true, Acquire, Relaxed).is_ok()
+            && self
+                .locked
+                .compare_exchange(false, true, Acquire, Relaxed)
+                .is_ok()
     }
 
     /// Releases the lock.
@@ -185,7 +200,10 @@ impl RawSpinMutex {
     /// ```
     #[inline]
     pub unsafe fn unlock(&self) {
-        debug_assert!(self.locked.load(Relaxed), "unlock of an unlocked RawSpinMutex");
+        debug_assert!(
+            self.locked.load(Relaxed),
+            "unlock of an unlocked RawSpinMutex"
+        );
         // Release: pairs with the Acquire CAS of the next `lock`/`try_lock`.
         self.locked.store(false, Release);
     }
@@ -213,7 +231,9 @@ impl Default for RawSpinMutex {
 
 impl fmt::Debug for RawSpinMutex {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RawSpinMutex").field("locked", &self.is_locked()).finish()
+        f.debug_struct("RawSpinMutex")
+            .field("locked", &self.is_locked())
+            .finish()
     }
 }
 
@@ -323,13 +343,19 @@ impl<T> SpinMutex<T> {
     #[cfg(not(loom))]
     #[inline]
     pub const fn new(value: T) -> Self {
-        Self { raw: RawSpinMutex::new(), data: UnsafeCell::new(value) }
+        Self {
+            raw: RawSpinMutex::new(),
+            data: UnsafeCell::new(value),
+        }
     }
 
     /// A new, unlocked mutex holding `value` (not `const` under loom).
     #[cfg(loom)]
     pub fn new(value: T) -> Self {
-        Self { raw: RawSpinMutex::new(), data: UnsafeCell::new(value) }
+        Self {
+            raw: RawSpinMutex::new(),
+            data: UnsafeCell::new(value),
+        }
     }
 
     /// Consumes the mutex and returns the value.
@@ -363,7 +389,10 @@ impl<T: ?Sized> SpinMutex<T> {
     #[inline]
     pub fn lock(&self) -> SpinMutexGuard<'_, T> {
         self.raw.lock();
-        SpinMutexGuard { mutex: self, marker: PhantomData }
+        SpinMutexGuard {
+            mutex: self,
+            marker: PhantomData,
+        }
     }
 
     /// Locks the mutex if it is free right now.
@@ -380,7 +409,10 @@ impl<T: ?Sized> SpinMutex<T> {
     #[inline]
     pub fn try_lock(&self) -> Option<SpinMutexGuard<'_, T>> {
         if self.raw.try_lock() {
-            Some(SpinMutexGuard { mutex: self, marker: PhantomData })
+            Some(SpinMutexGuard {
+                mutex: self,
+                marker: PhantomData,
+            })
         } else {
             None
         }
