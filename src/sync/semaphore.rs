@@ -101,8 +101,9 @@ const SHIFT: u32 = 1;
 const COUNT_LIMIT: usize = usize::MAX >> SHIFT;
 /// A head waiter that has waited this long is served by direct hand-off.
 const FAIRNESS_BOUND: Duration = Duration::from_micros(500);
-/// Brief spinning before queueing (a CAS retry each).
-const SPIN_TRIES: u32 = if cfg!(loom) { 1 } else { 8 };
+/// Brief spinning before queueing (a CAS retry each). None under loom: each
+/// spin is a yield there, which would spend the preemption bound.
+const SPIN_TRIES: u32 = if cfg!(loom) { 0 } else { 8 };
 
 /// Waiter state: linked, waiting.
 const WAITING: usize = 0;
