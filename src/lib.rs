@@ -19,3 +19,9 @@
 pub mod hooks;
 pub(crate) mod primitive;
 pub mod reclaim;
+pub mod sync;
+
+pub use sync::semaphore::{Permit, Semaphore};
+#[cfg(all(feature = "lock_api", not(loom)))]
+pub use sync::spin::{LockApiMutex, LockApiMutexGuard, RawSpinMutex};
+pub use sync::spin::{SpinMutex, SpinMutexGuard};
