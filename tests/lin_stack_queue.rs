@@ -1,0 +1,176 @@
+//! Linearizability of `TreiberStack` and `MsQueue`: small concurrent
+//! histories are recorded on a logical clock (threads released together by
+//! a spin barrier) and checked against the sequential stack and queue. The
+//! tests also require that at least 30% of the histories contain
+//! overlapping operations of different threads, or they prove little.
+
+#[path = "common/reclaimers.rs"]
+#[macro_use]
+mod reclaimers;
+mod lin;
+
+use cds::reclaim::Reclaim;
+use cds::{MsQueue, TreiberStack};
+use lin::{has_overlap, is_linearizable, Clock, Event, PushPop, QueueSpec, Spec, SpinBarrier, StackSpec};
+
+const THREADS: usize = 4;
+const OPS: usize = 3;
+const HISTORIES: usize = if cfg!(miri) { 4 } else { 400 };
+
+/// Something pushes and pops through `&self`.
+trait PushPopper: Sync {
+    /// Registers the thread with the reclaimer (a first pin is slow) so
+    /// that it does not skew the start after the barrier.
+    fn warm_up(&self);
+    fn push(&self, v: u32);
+    fn pop(&self) -> Option<u32>;
+}
+
+impl<R: Reclaim> PushPopper for TreiberStack<u32, R> {
+    fn warm_up(&self) {
+        drop(self.reclaimer().guard());
+    }
+    fn push(&self, v: u32) {
+        TreiberStack::push(self, v)
+    }
+    fn pop(&self) -> Option<u32> {
+        TreiberStack::pop(self)
+    }
+}
+
+impl<R: Reclaim> PushPopper for MsQueue<u32, R> {
+    fn warm_up(&self) {
+        drop(self.reclaimer().guard());
+    }
+    fn push(&self, v: u32) {
+        MsQueue::push(self, v)
+    }
+    fn pop(&self) -> Option<u32> {
+        MsQueue::pop(self)
+    }
+}
+
+/// Records one history on a fresh structure: thread `t` runs `OPS`
+/// operations chosen by the history's `seed`.
+fn record<P: PushPopper>(s: &P, seed: u64) -> Vec<Event<PushPop, Option<u32>>> {
+    let clock = Clock::default();
+    let barrier = SpinBarrier::new(THREADS);
+    let mut history = Vec::new();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (clock, barrier) = (&clock, &barrier);
+                scope.spawn(move || {
+                    let mut bits = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(t as u32 * 8);
+                    s.warm_up();
+                    barrier.wait(0);
+                    (0..OPS)
+                        .map(|k| {
+                            bits = bits.rotate_left(1);
+                            if bits & 1 == 0 {
+                                let v = (t * OPS + k) as u32;
+                                clock.record(t, PushPop::Push(v), || {
+                                    s.push(v);
+                                    None
+                                })
+                            } else {
+                                clock.record(t, PushPop::Pop, || s.pop())
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            history.extend(h.join().unwrap());
+        }
+    });
+    history
+}
+
+/// Records `HISTORIES` histories, checks each, and checks the overlap rate.
+fn check_many<P: PushPopper, S: Spec<Op = PushPop, Ret = Option<u32>> + Default>(
+    what: &str,
+    mut make: impl FnMut() -> P,
+) {
+    // One history at a time in this binary: concurrently running tests
+    // would take the cores the barrier-released threads need.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut overlapping = 0;
+    for seed in 0..HISTORIES as u64 {
+        let s = make();
+        let history = record(&s, seed);
+        assert!(
+            is_linearizable(&S::default(), &history),
+            "{what}: history {seed} is not linearizable: {history:#?}"
+        );
+        overlapping += usize::from(has_overlap(&history));
+    }
+    let fraction = overlapping as f64 / HISTORIES as f64;
+    println!("{what}: {overlapping}/{HISTORIES} histories ({:.0}%) have overlapping operations", fraction * 100.0);
+    if !cfg!(miri) {
+        assert!(fraction >= 0.3, "{what}: only {:.0}% of histories overlap (need 30%)", fraction * 100.0);
+    }
+}
+
+fn stack_histories<R: Reclaim>(mk: fn() -> R) {
+    check_many::<_, StackSpec>("TreiberStack", || TreiberStack::with_reclaimer(mk()));
+}
+
+fn queue_histories<R: Reclaim>(mk: fn() -> R) {
+    check_many::<_, QueueSpec>("MsQueue", || MsQueue::with_reclaimer(mk()));
+}
+
+reclaimer_tests!(stack_histories, queue_histories);
+
+/// Builds an event by hand: `(thread, call, ret, op, result)`.
+fn ev(thread: usize, call: u64, ret: u64, op: PushPop, result: Option<u32>) -> Event<PushPop, Option<u32>> {
+    Event { thread, call, ret, op, result }
+}
+
+#[test]
+fn checker_rejects_pop_of_empty_after_completed_push() {
+    // push(1) returns before pop is called, yet pop sees an empty stack.
+    let h = [ev(0, 0, 1, PushPop::Push(1), None), ev(1, 2, 3, PushPop::Pop, None)];
+    assert!(!is_linearizable(&StackSpec::default(), &h));
+    assert!(!is_linearizable(&QueueSpec::default(), &h));
+}
+
+#[test]
+fn checker_rejects_broken_order() {
+    // Sequential push(1), push(2), then pop returning 1: a queue, not a stack.
+    let h = [
+        ev(0, 0, 1, PushPop::Push(1), None),
+        ev(0, 2, 3, PushPop::Push(2), None),
+        ev(1, 4, 5, PushPop::Pop, Some(1)),
+    ];
+    assert!(!is_linearizable(&StackSpec::default(), &h));
+    assert!(is_linearizable(&QueueSpec::default(), &h));
+    // A value popped twice is never linearizable.
+    let h = [
+        ev(0, 0, 1, PushPop::Push(1), None),
+        ev(1, 2, 5, PushPop::Pop, Some(1)),
+        ev(2, 3, 4, PushPop::Pop, Some(1)),
+    ];
+    assert!(!is_linearizable(&StackSpec::default(), &h));
+    assert!(!is_linearizable(&QueueSpec::default(), &h));
+}
+
+#[test]
+fn checker_accepts_overlapping_reorder() {
+    // pop overlaps push(1) and may take effect after it.
+    let h = [ev(0, 0, 3, PushPop::Push(1), None), ev(1, 1, 2, PushPop::Pop, Some(1))];
+    assert!(is_linearizable(&StackSpec::default(), &h));
+    assert!(has_overlap(&h));
+    // Two overlapping pushes, pops in either order are fine.
+    let h = [
+        ev(0, 0, 3, PushPop::Push(1), None),
+        ev(1, 1, 2, PushPop::Push(2), None),
+        ev(0, 4, 5, PushPop::Pop, Some(1)),
+        ev(0, 6, 7, PushPop::Pop, Some(2)),
+    ];
+    assert!(is_linearizable(&StackSpec::default(), &h));
+    assert!(is_linearizable(&QueueSpec::default(), &h));
+    assert!(!has_overlap(&h[2..]));
+}
