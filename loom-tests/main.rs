@@ -5,3 +5,4 @@
 
 mod queue;
 mod stack;
+mod sync;

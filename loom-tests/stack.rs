@@ -15,8 +15,9 @@ macro_rules! models {
         mod epoch {
             $( #[test] fn $name() { loom::model(|| super::$name(cds::reclaim::Epoch::new)) } )*
         }
-        // HAZARD (enable once `cds::reclaim::Hazard` is merged):
-        // mod hazard { $( #[test] fn $name() { loom::model(|| super::$name(|| cds::reclaim::Hazard::with_threshold(1))) } )* }
+        mod hazard {
+            $( #[test] fn $name() { loom::model(|| super::$name(|| cds::reclaim::Hazard::with_threshold(1))) } )*
+        }
     };
 }
 

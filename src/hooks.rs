@@ -3,7 +3,7 @@
 //! A structure marks the worst moments of its algorithms with
 //! [`stall_point!`](crate::hooks) (for example between a load and its CAS).
 //! Without `cds_hooks` the macro expands to nothing. With it, a test installs
-//! a callback for a named point with [`set`]; the callback runs on whichever
+//! a callback for a named point with `hooks::set`; the callback runs on whichever
 //! thread reaches the point and typically parks that thread (for example
 //! until a flag is set) so the test can show that other threads still
 //! complete their operations meanwhile. That is how a lock-free claim is
@@ -14,7 +14,7 @@
 //! own test binary (`tests/stall_*.rs`) and should filter by thread (a
 //! thread-local flag set by the thread meant to stall).
 //!
-//! ```ignore
+//! ```text
 //! cds::hooks::set("stack.pop.before_cas", || { /* park this thread */ });
 //! ```
 
@@ -56,7 +56,10 @@ pub fn clear_all() {
 pub fn hit(point: &'static str) {
     let hook = {
         let hooks = HOOKS.read().unwrap_or_else(|e| e.into_inner());
-        hooks.iter().find(|(p, _)| *p == point).map(|(_, h)| h.clone())
+        hooks
+            .iter()
+            .find(|(p, _)| *p == point)
+            .map(|(_, h)| h.clone())
     };
     if let Some(h) = hook {
         h();

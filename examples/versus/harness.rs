@@ -24,7 +24,12 @@ pub struct Opts {
 
 impl Opts {
     pub fn from_args() -> Opts {
-        let mut o = Opts { json: false, quick: false, group: None, reps: 5 };
+        let mut o = Opts {
+            json: false,
+            quick: false,
+            group: None,
+            reps: 5,
+        };
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
             match a.as_str() {
@@ -41,7 +46,11 @@ impl Opts {
 
     /// Scales an operation count down under `--quick`.
     pub fn ops(&self, full: usize) -> usize {
-        if self.quick { (full / 8).max(1000) } else { full }
+        if self.quick {
+            (full / 8).max(1000)
+        } else {
+            full
+        }
     }
 
     /// Thread counts of every multi-thread cell: 1, 2 and 2 × cores
@@ -71,7 +80,10 @@ pub struct Sample {
 
 impl From<Duration> for Sample {
     fn from(wall: Duration) -> Sample {
-        Sample { wall, extra: Vec::new() }
+        Sample {
+            wall,
+            extra: Vec::new(),
+        }
     }
 }
 
@@ -84,7 +96,10 @@ pub struct Candidate<'a> {
 
 impl<'a> Candidate<'a> {
     pub fn new<S: Into<Sample>>(name: impl Into<String>, mut f: impl FnMut() -> S + 'a) -> Self {
-        Candidate { name: name.into(), run: Box::new(move || f().into()) }
+        Candidate {
+            name: name.into(),
+            run: Box::new(move || f().into()),
+        }
     }
 }
 
@@ -130,7 +145,11 @@ pub fn idle_fraction(window: Duration) -> Option<f64> {
     fn read() -> Option<(u64, u64)> {
         let s = std::fs::read_to_string("/proc/stat").ok()?;
         let line = s.lines().next()?;
-        let v: Vec<u64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+        let v: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|x| x.parse().ok())
+            .collect();
         let idle = v.get(3)? + v.get(4).copied().unwrap_or(0);
         Some((idle, v.iter().sum()))
     }
@@ -158,7 +177,11 @@ pub struct Row {
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 /// Prints and collects rows.
@@ -169,16 +192,30 @@ pub struct Report {
 
 impl Report {
     pub fn new(opts: Opts) -> Report {
-        Report { opts, rows: Vec::new() }
+        Report {
+            opts,
+            rows: Vec::new(),
+        }
     }
 
     /// Measures one cell: every candidate `reps` times, interleaved; `ops`
     /// is the total operation count of one run (all threads).
-    pub fn cell(&mut self, group: &str, workload: &str, threads: usize, ops: usize, cands: &mut [Candidate<'_>]) {
+    pub fn cell(
+        &mut self,
+        group: &str,
+        workload: &str,
+        threads: usize,
+        ops: usize,
+        cands: &mut [Candidate<'_>],
+    ) {
         // Idle: at most 10% of the machine busy before the cell (the
         // measuring process itself is asleep during the window).
-        let idle = idle_fraction(Duration::from_millis(if self.opts.quick { 20 } else { 100 }))
-            .map_or(true, |f| f > 0.9);
+        let idle = idle_fraction(Duration::from_millis(if self.opts.quick {
+            20
+        } else {
+            100
+        }))
+        .map_or(true, |f| f > 0.9);
         let reps = self.opts.reps.max(1);
         let mut samples: Vec<Vec<Sample>> = cands.iter().map(|_| Vec::new()).collect();
         // One untimed warm-up each.
@@ -192,20 +229,34 @@ impl Report {
         }
         let mut rows = Vec::new();
         for (c, s) in cands.iter().zip(samples) {
-            let mut ns: Vec<f64> = s.iter().map(|x| x.wall.as_nanos() as f64 / ops as f64).collect();
+            let mut ns: Vec<f64> = s
+                .iter()
+                .map(|x| x.wall.as_nanos() as f64 / ops as f64)
+                .collect();
             let min = ns.iter().cloned().fold(f64::INFINITY, f64::min);
             let max = ns.iter().cloned().fold(0.0, f64::max);
             let med = median(&mut ns);
             let mut extra = Vec::new();
             if let Some(first) = s.first() {
                 for (k, (name, _)) in first.extra.iter().enumerate() {
-                    let mut v: Vec<f64> = s.iter().filter_map(|x| x.extra.get(k).map(|e| e.1)).collect();
+                    let mut v: Vec<f64> = s
+                        .iter()
+                        .filter_map(|x| x.extra.get(k).map(|e| e.1))
+                        .collect();
                     extra.push((*name, median(&mut v)));
                 }
             }
             rows.push(Row {
-                group: group.into(), workload: workload.into(), threads, name: c.name.clone(),
-                ns_per_op: med, min_ns: min, max_ns: max, reps, idle, extra,
+                group: group.into(),
+                workload: workload.into(),
+                threads,
+                name: c.name.clone(),
+                ns_per_op: med,
+                min_ns: min,
+                max_ns: max,
+                reps,
+                idle,
+                extra,
             });
         }
         self.print_cell(&rows);
@@ -227,11 +278,22 @@ impl Report {
             return;
         }
         let Some(first) = rows.first() else { return };
-        let over = if first.threads > cores() { " (oversubscribed)" } else { "" };
+        let over = if first.threads > cores() {
+            " (oversubscribed)"
+        } else {
+            ""
+        };
         println!(
             "\n[{}] {} — {} thread(s){}{}",
-            first.group, first.workload, first.threads, over,
-            if first.idle { "" } else { "  !! machine busy: figures unreliable" }
+            first.group,
+            first.workload,
+            first.threads,
+            over,
+            if first.idle {
+                ""
+            } else {
+                "  !! machine busy: figures unreliable"
+            }
         );
         let best_peer = rows
             .iter()

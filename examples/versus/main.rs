@@ -8,7 +8,7 @@ mod harness;
 
 use harness::{Opts, Report};
 
-/// A group's name and its runner.
+/// A group: its `--group` name and its runner.
 type Group = (&'static str, fn(&mut Report));
 
 fn main() {

@@ -40,9 +40,9 @@ pub(crate) struct Block {
     next: AtomicPtr<CachePadded<Block>>,
 }
 
+#[cfg(not(loom))]
 impl Block {
-    /// Adds `n` to the retired count; the caller is the block's only writer.
-    #[cfg(not(loom))]
+    /// Adds `n` to the counter; the caller is the block's only writer.
     #[inline]
     fn bump_owned(counter: &AtomicU64, n: u64) {
         // Relaxed: only the owning thread writes; readers want a snapshot.
@@ -295,7 +295,9 @@ mod tests {
             }
         });
         // Exited threads' blocks are free for reuse; counts survive.
-        std::thread::spawn(|| test_counters::add_retired(1)).join().unwrap();
+        std::thread::spawn(|| test_counters::add_retired(1))
+            .join()
+            .unwrap();
         let after = test_counters::sum();
         assert_eq!(after.retired - before.retired, 41);
         assert_eq!(after.reclaimed - before.reclaimed, 28);

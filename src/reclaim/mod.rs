@@ -49,10 +49,10 @@ use crate::primitive::sync::atomic::{AtomicPtr, Ordering::Acquire};
 
 pub(crate) mod counters;
 mod epoch;
-// pub mod hazard; (in progress)
+pub mod hazard;
 
 pub use epoch::{Epoch, EpochGuard};
-// pub use hazard::{Hazard, HazardGuard};
+pub use hazard::{Hazard, HazardGuard};
 
 /// The number of protection slots every [`Guard`] offers (indices
 /// `0..MAX_SLOTS`). Epoch guards accept and ignore the index.
@@ -108,8 +108,7 @@ pub unsafe trait Guard {
     /// # Panics
     ///
     /// If `slot >= MAX_SLOTS`.
-    fn protect_with<T>(&mut self, slot: usize, ptr: *mut T, witness: impl FnMut() -> bool)
-        -> bool;
+    fn protect_with<T>(&mut self, slot: usize, ptr: *mut T, witness: impl FnMut() -> bool) -> bool;
 
     /// Loads `src` and protects what it held, retrying until the protection
     /// holds; the witness is `src` still holding the same pointer. Sound only
