@@ -5,6 +5,9 @@
 //! `--quick` (every group well under ~15 s), `--reps N` (default 5).
 
 mod harness;
+mod queue;
+mod spsc;
+mod stack;
 
 use harness::{Opts, Report};
 
@@ -23,7 +26,7 @@ fn main() {
     }
     let mut report = Report::new(opts.clone());
     // One entry per group: (name, runner). Groups register here.
-    let groups: &[Group] = &[];
+    let groups: &[Group] = &[("stack", stack::run), ("queue", queue::run), ("spsc", spsc::run)];
     for (name, run) in groups {
         if opts.wants(name) {
             run(&mut report);
