@@ -96,7 +96,7 @@ fn lagging_tail<R: Reclaim>(mk: fn() -> R) {
 }
 
 /// A popper may hold the sentinel and its successor while another thread
-/// pops both (retiring them; with a threshold of 1, Hazard scans at once).
+/// pops both, retiring them and forcing a reclamation pass after each.
 /// The successor's protection is valid only with the `head == h` witness,
 /// and its value is read only after the head CAS succeeded.
 fn pop_witness<R: Reclaim>(mk: fn() -> R) {
@@ -105,7 +105,14 @@ fn pop_witness<R: Reclaim>(mk: fn() -> R) {
     queue.push(Box::new(2));
     let other = {
         let queue = queue.clone();
-        thread::spawn(move || [queue.pop().map(|b| *b), queue.pop().map(|b| *b)])
+        thread::spawn(move || {
+            // A pass after each pop frees whatever no guard protects.
+            let a = queue.pop().map(|b| *b);
+            queue.reclaimer().flush();
+            let b = queue.pop().map(|b| *b);
+            queue.reclaimer().flush();
+            [a, b]
+        })
     };
     let mine = queue.pop().map(|b| *b);
     let mut got: Vec<i32> = other.join().unwrap().into_iter().chain([mine]).flatten().collect();

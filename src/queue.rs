@@ -853,9 +853,10 @@ mod tests {
         assert!(queue.is_empty());
     }
 
-    /// Two poppers race with a pusher over a few values: with a private
-    /// Hazard domain of threshold 1, every retire scans at once, so a
-    /// missing protection of `next` is a use-after-free (Miri catches it).
+    /// Two poppers race with a pusher over a few values, forcing a
+    /// reclamation pass after every pop: a popper's nodes are freed as soon
+    /// as no protection covers them, so a missing protection of `next` is a
+    /// use-after-free that Miri reports (checked by deleting it).
     fn concurrent_pops<R: Reclaim>(r: R) {
         let queue = MsQueue::with_reclaimer(r);
         let n = if cfg!(miri) { 8 } else { 1000 };
@@ -870,6 +871,7 @@ mod tests {
                     let mut mine = Vec::new();
                     while let Some(v) = queue.pop() {
                         mine.push(v);
+                        queue.reclaimer().flush();
                     }
                     assert!(mine.windows(2).all(|w| w[0] < w[1]), "FIFO");
                     got.lock().unwrap().extend(mine);

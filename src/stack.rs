@@ -740,6 +740,42 @@ mod tests {
         assert_eq!(sum.load(SeqCst) + rest, n * (n - 1) / 2);
     }
 
+    /// Two poppers race with a pusher, forcing a reclamation pass after
+    /// every pop: a node is freed as soon as no protection covers it, so a
+    /// popper reading `next` from an unprotected head is a use-after-free
+    /// that Miri reports.
+    fn concurrent_pops<R: Reclaim>(r: R) {
+        let stack = TreiberStack::with_reclaimer(r);
+        let n = if cfg!(miri) { 8 } else { 1000 };
+        for i in 0..n {
+            stack.push(i);
+        }
+        let got = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                let (stack, got) = (&stack, &got);
+                s.spawn(move || {
+                    let mut mine = Vec::new();
+                    while let Some(v) = stack.pop() {
+                        mine.push(v);
+                        stack.reclaimer().flush();
+                    }
+                    got.lock().unwrap().extend(mine);
+                });
+            }
+            let stack = &stack;
+            s.spawn(move || {
+                for i in n..n + 4 {
+                    stack.push(i);
+                }
+            });
+        });
+        let mut got = got.into_inner().unwrap();
+        got.extend(stack);
+        got.sort_unstable();
+        assert!(got.into_iter().eq(0..n + 4));
+    }
+
     macro_rules! both {
         ($($name:ident),* $(,)?) => {
             mod epoch {
@@ -760,6 +796,7 @@ mod tests {
         handle_ops,
         panicking_drop_drops_the_rest,
         concurrent_push_pop,
+        concurrent_pops,
     );
 
     #[test]
