@@ -5,6 +5,8 @@
 //! `--quick` (every group well under ~15 s), `--reps N` (default 5).
 
 mod harness;
+mod lock;
+mod semaphore;
 
 use harness::{Opts, Report};
 
@@ -23,7 +25,7 @@ fn main() {
     }
     let mut report = Report::new(opts.clone());
     // One entry per group: (name, runner). Groups register here.
-    let groups: &[Group] = &[];
+    let groups: &[Group] = &[("lock", lock::run), ("semaphore", semaphore::run)];
     for (name, run) in groups {
         if opts.wants(name) {
             run(&mut report);
