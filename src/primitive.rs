@@ -54,6 +54,15 @@ pub(crate) mod sync {
     pub(crate) use std::sync::Arc;
 }
 
+/// std atomics that loom does not see, even under `--cfg loom`: for
+/// statistics only (counters read with `Relaxed`, never used to synchronize).
+/// Loom's lazy statics are torn down before a model's last deferred drops
+/// run (crossbeam's collector drops last), so counters bumped from those
+/// drops must live in plain statics.
+pub(crate) mod untracked {
+    pub(crate) use std::sync::atomic::AtomicU64;
+}
+
 /// Interior mutability with loom's closure-based access API.
 pub(crate) mod cell {
     #[cfg(loom)]

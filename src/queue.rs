@@ -853,10 +853,51 @@ mod tests {
         assert!(queue.is_empty());
     }
 
+    /// Two poppers race with a pusher over a few values: with a private
+    /// Hazard domain of threshold 1, every retire scans at once, so a
+    /// missing protection of `next` is a use-after-free (Miri catches it).
+    fn concurrent_pops<R: Reclaim>(r: R) {
+        let queue = MsQueue::with_reclaimer(r);
+        let n = if cfg!(miri) { 8 } else { 1000 };
+        for i in 0..n {
+            queue.push(i);
+        }
+        let got = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                let (queue, got) = (&queue, &got);
+                s.spawn(move || {
+                    let mut mine = Vec::new();
+                    while let Some(v) = queue.pop() {
+                        mine.push(v);
+                    }
+                    assert!(mine.windows(2).all(|w| w[0] < w[1]), "FIFO");
+                    got.lock().unwrap().extend(mine);
+                });
+            }
+            let queue = &queue;
+            s.spawn(move || {
+                for i in n..n + 4 {
+                    queue.push(i);
+                }
+            });
+        });
+        let mut got = got.into_inner().unwrap();
+        got.extend(queue);
+        got.sort_unstable();
+        assert!(got.into_iter().eq(0..n + 4));
+    }
+
     macro_rules! both {
         ($($name:ident),* $(,)?) => {
             mod epoch {
                 $( #[test] fn $name() { super::$name(crate::reclaim::Epoch::new()) } )*
+            }
+            mod hazard {
+                $( #[test] fn $name() { super::$name(crate::reclaim::Hazard::default()) } )*
+            }
+            mod hazard_private {
+                $( #[test] fn $name() { super::$name(crate::reclaim::Hazard::with_threshold(1)) } )*
             }
         };
     }
@@ -867,6 +908,7 @@ mod tests {
         handle_ops,
         panicking_drop_drops_the_rest,
         concurrent_fifo_per_producer,
+        concurrent_pops,
     );
 
     #[test]

@@ -745,6 +745,12 @@ mod tests {
             mod epoch {
                 $( #[test] fn $name() { super::$name(crate::reclaim::Epoch::new()) } )*
             }
+            mod hazard {
+                $( #[test] fn $name() { super::$name(crate::reclaim::Hazard::default()) } )*
+            }
+            mod hazard_private {
+                $( #[test] fn $name() { super::$name(crate::reclaim::Hazard::with_threshold(1)) } )*
+            }
         };
     }
     both!(

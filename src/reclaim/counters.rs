@@ -14,12 +14,18 @@
 //! a panic.
 //!
 //! Under loom there is no per-thread machinery: two shared counters bumped
-//! with `Relaxed` RMWs, which keeps the model small.
+//! with `Relaxed` RMWs, in a plain static of atomics loom does not track
+//! (`primitive::untracked`): statistics need no model, and deferred drops
+//! run by crossbeam's collector at the end of a model would otherwise find
+//! a loom lazy static already torn down.
 
-use crate::primitive::sync::atomic::AtomicU64;
 use crate::primitive::sync::atomic::Ordering::Relaxed;
 #[cfg(not(loom))]
 use crate::primitive::sync::atomic::{AtomicBool, AtomicPtr, Ordering::Acquire, Ordering::Release};
+#[cfg(not(loom))]
+use crate::primitive::sync::atomic::AtomicU64;
+#[cfg(loom)]
+use crate::primitive::untracked::AtomicU64;
 use crate::reclaim::ReclaimStats;
 use crossbeam_utils::CachePadded;
 
@@ -184,10 +190,8 @@ macro_rules! per_thread_counters {
                     const { $crate::reclaim::counters::LocalBlock::new(&REGISTRY) };
             }
             #[cfg(loom)]
-            $crate::primitive::lazy_static! {
-                static ref REGISTRY: $crate::reclaim::counters::Registry =
-                    $crate::reclaim::counters::Registry::new_loom();
-            }
+            static REGISTRY: $crate::reclaim::counters::Registry =
+                $crate::reclaim::counters::Registry::new_loom();
 
             /// Counts `n` objects retired by this thread.
             #[inline]
@@ -242,9 +246,12 @@ impl LocalBlock {
 impl Registry {
     /// A registry for loom builds: only the shared counters.
     #[cfg(loom)]
-    pub(crate) fn new_loom() -> Self {
+    pub(crate) const fn new_loom() -> Self {
         Self {
-            shared: CachePadded::new(Block::default()),
+            shared: CachePadded::new(Block {
+                retired: AtomicU64::new(0),
+                reclaimed: AtomicU64::new(0),
+            }),
         }
     }
 

@@ -12,8 +12,10 @@ macro_rules! for_each_reclaimer {
             let $mk = cds::reclaim::Epoch::new;
             $body
         }
-        // HAZARD (enable once `cds::reclaim::Hazard` is merged):
-        // { let $mk = cds::reclaim::Hazard::default; $body }
+        {
+            let $mk = cds::reclaim::Hazard::default;
+            $body
+        }
     }};
 }
 
@@ -22,7 +24,8 @@ macro_rules! reclaimer_tests {
         mod epoch {
             $( #[test] fn $name() { super::$name(cds::reclaim::Epoch::new) } )*
         }
-        // HAZARD (enable once `cds::reclaim::Hazard` is merged):
-        // mod hazard { $( #[test] fn $name() { super::$name(cds::reclaim::Hazard::default) } )* }
+        mod hazard {
+            $( #[test] fn $name() { super::$name(cds::reclaim::Hazard::default) } )*
+        }
     };
 }

@@ -53,8 +53,7 @@ impl Clock {
 
 /// A reusable spin barrier: the `r`-th call of `wait` (counting from 0) on
 /// each of the `n` threads returns once all `n` threads made their `r`-th
-/// call, all at about the same moment (spinning, so no wake-up skew; it
-/// yields after a while so a busy machine still makes progress).
+/// call, all at about the same moment (spinning, so no wake-up skew).
 #[derive(Debug)]
 pub struct SpinBarrier {
     n: usize,
@@ -66,17 +65,12 @@ impl SpinBarrier {
         SpinBarrier { n, arrived: AtomicUsize::new(0) }
     }
 
-    /// Round `round` of this thread (0, 1, 2, ... in order).
+    /// Round `round` of this thread (0, 1, 2, ... in order). Pure spinning:
+    /// a thread that yielded here would leave the others to run alone.
     pub fn wait(&self, round: usize) {
         self.arrived.fetch_add(1, SeqCst);
-        let mut spins = 0u32;
         while self.arrived.load(SeqCst) < self.n * (round + 1) {
-            spins += 1;
-            if spins < 1 << 12 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
+            std::hint::spin_loop();
         }
     }
 }
