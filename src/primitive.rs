@@ -54,6 +54,14 @@ pub(crate) mod sync {
     pub(crate) use std::sync::Arc;
 }
 
+/// Std atomics that loom does not model, even under `cfg(loom)`: for
+/// statistics only, never for synchronization. They live in plain statics
+/// that survive loom's teardown of an execution (crossbeam-epoch runs
+/// deferred functions after loom's lazy statics are dropped).
+pub(crate) mod unmodeled {
+    pub(crate) use core::sync::atomic::{AtomicU64, Ordering};
+}
+
 /// Interior mutability with loom's closure-based access API.
 pub(crate) mod cell {
     #[cfg(loom)]
