@@ -4,5 +4,6 @@
 #![cfg(loom)]
 
 mod queue;
+mod reclaim;
 mod stack;
 mod sync;

@@ -5,7 +5,9 @@
 //! `--quick` (every group well under ~15 s), `--reps N` (default 5).
 
 mod harness;
+mod lock;
 mod queue;
+mod semaphore;
 mod spsc;
 mod stack;
 
@@ -26,7 +28,13 @@ fn main() {
     }
     let mut report = Report::new(opts.clone());
     // One entry per group: (name, runner). Groups register here.
-    let groups: &[Group] = &[("stack", stack::run), ("queue", queue::run), ("spsc", spsc::run)];
+    let groups: &[Group] = &[
+        ("stack", stack::run),
+        ("queue", queue::run),
+        ("spsc", spsc::run),
+        ("lock", lock::run),
+        ("semaphore", semaphore::run),
+    ];
     for (name, run) in groups {
         if opts.wants(name) {
             run(&mut report);

@@ -103,7 +103,7 @@ const COUNT_LIMIT: usize = usize::MAX >> SHIFT;
 const FAIRNESS_BOUND: Duration = Duration::from_micros(500);
 /// Brief spinning before queueing (a CAS retry each). None under loom: each
 /// spin is a yield there, which would spend the preemption bound.
-const SPIN_TRIES: u32 = if cfg!(loom) { 0 } else { 8 };
+const SPIN_TRIES: u32 = if cfg!(loom) { 0 } else { 6 };
 
 /// Waiter state: linked, waiting.
 const WAITING: usize = 0;
@@ -677,6 +677,8 @@ impl Semaphore {
         if self.enqueue(&waiter) {
             return true;
         }
+        // Linked and PARKED set, not yet parked: the lost-wake-up window.
+        crate::hooks::stall_point!("semaphore.acquire.before_park");
         self.wait(&waiter, deadline)
     }
 
@@ -731,6 +733,8 @@ impl Semaphore {
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
+                        // Timed out but still linked: a release may grant it.
+                        crate::hooks::stall_point!("semaphore.timeout.before_cancel");
                         return self.cancel(waiter);
                     }
                     thread::park_timeout(deadline.duration_since(now));
@@ -1007,6 +1011,15 @@ impl fmt::Debug for Semaphore {
 /// assert_eq!(p.num_permits(), 2);
 /// drop(p);
 /// assert_eq!(sem.available_permits(), 2);
+/// ```
+///
+/// A permit cannot outlive its semaphore:
+///
+/// ```compile_fail
+/// let permit = {
+///     let sem = cds::Semaphore::new(1);
+///     sem.acquire() // `sem` does not live long enough
+/// };
 /// ```
 #[must_use = "dropping a Permit releases it at once"]
 pub struct Permit<'a> {

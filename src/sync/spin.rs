@@ -67,7 +67,7 @@ use crate::primitive::Backoff;
 ///
 /// It is the building block for a guard-based API; most users want
 /// [`SpinMutex`]. With the `lock_api` feature it implements
-/// `lock_api::RawMutex`, and [`LockApiMutex`](crate::LockApiMutex) is the
+/// `lock_api::RawMutex`, and `cds::LockApiMutex` is the
 /// `lock_api::Mutex` over it.
 ///
 /// # Examples
@@ -313,6 +313,15 @@ pub type LockApiMutexGuard<'a, T> = lock_api::MutexGuard<'a, RawSpinMutex, T>;
 ///     }
 /// });
 /// assert_eq!(counter.into_inner(), 4000);
+/// ```
+///
+/// Data that must not cross threads cannot be shared through the lock:
+///
+/// ```compile_fail
+/// let m = cds::SpinMutex::new(std::rc::Rc::new(0));
+/// std::thread::scope(|s| {
+///     s.spawn(|| drop(m.lock())); // `Rc` is not `Send`: `SpinMutex<Rc<_>>` is not `Sync`
+/// });
 /// ```
 pub struct SpinMutex<T: ?Sized> {
     raw: RawSpinMutex,
