@@ -446,17 +446,21 @@ impl<T, R: Reclaim> Drop for MsQueue<T, R> {
     }
 }
 
-impl<T> Default for MsQueue<T, Epoch> {
-    /// An empty queue; the same as [`MsQueue::new`].
+impl<T, R: Reclaim + Default> Default for MsQueue<T, R> {
+    /// An empty queue on `R::default()` (for [`Epoch`], the same as
+    /// [`MsQueue::new`]).
     ///
     /// # Examples
     ///
     /// ```
+    /// use cds::reclaim::Hazard;
     /// let queue: cds::MsQueue<String> = Default::default();
     /// assert!(queue.is_empty());
+    /// let on_hazard: cds::MsQueue<String, Hazard> = Default::default();
+    /// assert!(on_hazard.is_empty());
     /// ```
     fn default() -> Self {
-        Self::new()
+        Self::with_reclaimer(R::default())
     }
 }
 

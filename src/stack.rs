@@ -350,17 +350,21 @@ impl<T, R: Reclaim> Drop for TreiberStack<T, R> {
     }
 }
 
-impl<T> Default for TreiberStack<T, Epoch> {
-    /// An empty stack; the same as [`TreiberStack::new`].
+impl<T, R: Reclaim + Default> Default for TreiberStack<T, R> {
+    /// An empty stack on `R::default()` (for [`Epoch`], the same as
+    /// [`TreiberStack::new`]).
     ///
     /// # Examples
     ///
     /// ```
+    /// use cds::reclaim::Hazard;
     /// let stack: cds::TreiberStack<String> = Default::default();
     /// assert!(stack.is_empty());
+    /// let on_hazard: cds::TreiberStack<String, Hazard> = Default::default();
+    /// assert!(on_hazard.is_empty());
     /// ```
     fn default() -> Self {
-        Self::new()
+        Self::with_reclaimer(R::default())
     }
 }
 
