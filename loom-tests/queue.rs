@@ -86,7 +86,10 @@ fn lagging_tail<R: Reclaim>(mk: fn() -> R) {
         })
     };
     pusher.join().unwrap();
-    let first = other.join().unwrap().expect("the other thread's own push completed");
+    let first = other
+        .join()
+        .unwrap()
+        .expect("the other thread's own push completed");
     let mut all = vec![first];
     all.extend(drain(queue));
     let ones: Vec<u8> = all.iter().copied().filter(|&v| v < 10).collect();
@@ -115,7 +118,13 @@ fn pop_witness<R: Reclaim>(mk: fn() -> R) {
         })
     };
     let mine = queue.pop().map(|b| *b);
-    let mut got: Vec<i32> = other.join().unwrap().into_iter().chain([mine]).flatten().collect();
+    let mut got: Vec<i32> = other
+        .join()
+        .unwrap()
+        .into_iter()
+        .chain([mine])
+        .flatten()
+        .collect();
     got.sort_unstable();
     assert_eq!(got, [1, 2]);
     assert!(queue.is_empty());
@@ -142,4 +151,10 @@ fn message_passing<R: Reclaim>(mk: fn() -> R) {
     producer.join().unwrap();
 }
 
-models!(push_pop_race, empty_queue, lagging_tail, pop_witness, message_passing);
+models!(
+    push_pop_race,
+    empty_queue,
+    lagging_tail,
+    pop_witness,
+    message_passing
+);

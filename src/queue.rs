@@ -260,9 +260,7 @@ impl<T, R: Reclaim> MsQueue<T, R> {
     fn help_tail(&self, tail: *mut Node<T>, next: *mut Node<T>) {
         // Release: publishes `next` (which this thread acquired through its
         // link, or created) to the Acquire loads of `tail`.
-        let _ = self
-            .tail
-            .compare_exchange(tail, next, Release, Relaxed);
+        let _ = self.tail.compare_exchange(tail, next, Release, Relaxed);
     }
 
     /// Removes and returns the front value, or `None` if the queue is
@@ -679,7 +677,9 @@ impl<T, R: Reclaim> fmt::Debug for QueueHandle<'_, T, R> {
 mod par {
     use super::MsQueue;
     use crate::reclaim::Reclaim;
-    use rayon::iter::{FromParallelIterator, IntoParallelIterator, ParallelExtend, ParallelIterator};
+    use rayon::iter::{
+        FromParallelIterator, IntoParallelIterator, ParallelExtend, ParallelIterator,
+    };
 
     impl<T: Send, R: Reclaim> ParallelExtend<T> for MsQueue<T, R> {
         /// Pushes every item from rayon's worker threads, in no specified
@@ -773,7 +773,10 @@ mod tests {
             queue.push(Counted(i, drops.clone()));
         }
         let popped: Vec<_> = (0..5).map(|_| queue.pop().unwrap()).collect();
-        assert_eq!(popped.iter().map(|c| c.0).collect::<Vec<_>>(), [0, 1, 2, 3, 4]);
+        assert_eq!(
+            popped.iter().map(|c| c.0).collect::<Vec<_>>(),
+            [0, 1, 2, 3, 4]
+        );
         assert_eq!(drops.load(SeqCst), 0, "popping must not drop");
         drop(popped);
         assert_eq!(drops.load(SeqCst), 5);

@@ -575,7 +575,9 @@ impl<T, R: Reclaim> fmt::Debug for StackHandle<'_, T, R> {
 mod par {
     use super::TreiberStack;
     use crate::reclaim::Reclaim;
-    use rayon::iter::{FromParallelIterator, IntoParallelIterator, ParallelExtend, ParallelIterator};
+    use rayon::iter::{
+        FromParallelIterator, IntoParallelIterator, ParallelExtend, ParallelIterator,
+    };
 
     impl<T: Send, R: Reclaim> ParallelExtend<T> for TreiberStack<T, R> {
         /// Pushes every item from rayon's worker threads, in no specified
@@ -667,7 +669,10 @@ mod tests {
             stack.push(Counted(i, drops.clone()));
         }
         let popped: Vec<_> = (0..5).map(|_| stack.pop().unwrap()).collect();
-        assert_eq!(popped.iter().map(|c| c.0).collect::<Vec<_>>(), [19, 18, 17, 16, 15]);
+        assert_eq!(
+            popped.iter().map(|c| c.0).collect::<Vec<_>>(),
+            [19, 18, 17, 16, 15]
+        );
         assert_eq!(drops.load(SeqCst), 0, "popping must not drop");
         drop(popped);
         assert_eq!(drops.load(SeqCst), 5);
