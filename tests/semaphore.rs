@@ -493,3 +493,10 @@ fn stress_long() {
         }
     }
 }
+
+#[test]
+fn auto_traits() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Semaphore>();
+    send_sync::<cds::Permit<'static>>();
+}

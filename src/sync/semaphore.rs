@@ -666,10 +666,14 @@ impl Semaphore {
     fn acquire_slow(&self, n: usize, deadline: Option<Instant>) -> bool {
         let mut backoff = Backoff::new();
         for _ in 0..SPIN_TRIES {
-            // Spinning is pointless behind a queue in FIFO mode; in the
-            // default mode a release may still feed the count.
             if self.try_take(n) {
                 return true;
+            }
+            // Spinning is pointless behind a queue in FIFO mode (releases go
+            // to the queue); in the default mode they may still feed the
+            // count.
+            if self.fifo && self.state.load(Relaxed) & PARKED != 0 {
+                break;
             }
             backoff.spin();
         }
