@@ -24,12 +24,15 @@
 //!   already waited long), and a head that loses stays first in line with its
 //!   original enqueue time, so it is served by hand-off once the bound passes.
 //!
-//! This is the "eventual fairness" of parking_lot's `FairMutex`/`RawMutex`
-//! (Amanieu d'Antras, parking_lot `src/raw_mutex.rs`: a fair unlock every
-//! 0.5 ms on average) applied to a counting semaphore; the word-sized lock
-//! guarding the queue follows WebKit's `WordLock`/`ParkingLot` design
-//! (Filip Pizlo, "Locking in WebKit", 2016), and the test-and-test-and-set
-//! lock is Mellor-Crummey and Scott (ACM TOCS 1991).
+//! This is the "eventual fairness" of parking_lot's `RawMutex` (Amanieu
+//! d'Antras, parking_lot `src/raw_mutex.rs`: a fair unlock at least every
+//! 0.5 ms on average) applied to a counting semaphore. Keeping a `PARKED`
+//! bit in the same word as the state, so that the uncontended paths never
+//! touch the queue, follows WebKit's `ParkingLot` (Filip Pizlo, "Locking in
+//! WebKit", 2016), from which parking_lot descends; here the queue is
+//! private to the semaphore and intrusive. The list lock is this crate's
+//! test-and-test-and-set [`SpinMutex`] (Mellor-Crummey and Scott, ACM TOCS
+//! 1991), held only for a few pointer updates.
 //!
 //! A hand-off that does not cover the head's whole request accumulates on the
 //! head (and drains the count into it): **an [`acquire_many`] blocks the
