@@ -1152,6 +1152,49 @@ mod tests {
         assert_eq!(sem.available_permits(), permits);
     }
 
+    /// Plain (non-atomic) data passed from releaser to acquirer; miri
+    /// reports a data race if an acquire does not synchronize-with the
+    /// release that fed it (count path, hand-off path, fast path).
+    #[test]
+    fn acquire_synchronizes_with_release() {
+        struct Shared(std::cell::UnsafeCell<usize>);
+        // SAFETY: test-only; accesses are ordered by the semaphores under test.
+        unsafe impl Sync for Shared {}
+        impl Shared {
+            fn ptr(&self) -> *mut usize {
+                self.0.get()
+            }
+        }
+        let rounds = if cfg!(miri) { 30 } else { 2_000 };
+        for fifo in [false, true] {
+            let make = |n| if fifo { Semaphore::new_fifo(n) } else { Semaphore::new(n) };
+            let (to_b, to_a) = (make(0), make(0));
+            let data = Shared(std::cell::UnsafeCell::new(0));
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    for i in 0..rounds {
+                        to_b.acquire().forget();
+                        // SAFETY: A wrote before its release that fed this acquire.
+                        let v = unsafe { *data.ptr() };
+                        assert_eq!(v, 2 * i + 1);
+                        // SAFETY: A reads only after acquiring from our release.
+                        unsafe { *data.ptr() = v + 1 };
+                        to_a.add_permits(1);
+                    }
+                });
+                for i in 0..rounds {
+                    // SAFETY: B wrote before the release that fed our acquire
+                    // (or nothing happened yet, i == 0).
+                    unsafe { *data.ptr() = 2 * i + 1 };
+                    to_b.add_permits(1);
+                    to_a.acquire().forget();
+                    // SAFETY: as above.
+                    assert_eq!(unsafe { *data.ptr() }, 2 * i + 2);
+                }
+            });
+        }
+    }
+
     #[test]
     #[should_panic(expected = "exceeds Semaphore::MAX_PERMITS")]
     fn new_beyond_max_panics() {
