@@ -38,15 +38,29 @@ fn bench_pairs(c: &mut Criterion) {
         fn on<Q: Queue>(q: Q, threads: usize, iters: u64) -> Duration {
             pairs(&q, threads, per_thread(iters, threads))
         }
-        run("cds::MsQueue<Epoch>", &|i| on(MsQueue::<u64, Epoch>::new(), threads, i));
+        run("cds::MsQueue<Epoch>", &|i| {
+            on(MsQueue::<u64, Epoch>::new(), threads, i)
+        });
         run("cds::MsQueue<Hazard>", &|i| {
-            on(MsQueue::<u64, Hazard>::with_reclaimer(Hazard::default()), threads, i)
+            on(
+                MsQueue::<u64, Hazard>::with_reclaimer(Hazard::default()),
+                threads,
+                i,
+            )
         });
         run("cds::MsQueue<Epoch>(handle)", &|i| {
-            pairs_handle(&MsQueue::<u64, Epoch>::new(), threads, per_thread(i, threads))
+            pairs_handle(
+                &MsQueue::<u64, Epoch>::new(),
+                threads,
+                per_thread(i, threads),
+            )
         });
-        run("std::sync::Mutex<VecDeque>", &|i| on(std::sync::Mutex::new(VecDeque::new()), threads, i));
-        run("parking_lot::Mutex<VecDeque>", &|i| on(parking_lot::Mutex::new(VecDeque::new()), threads, i));
+        run("std::sync::Mutex<VecDeque>", &|i| {
+            on(std::sync::Mutex::new(VecDeque::new()), threads, i)
+        });
+        run("parking_lot::Mutex<VecDeque>", &|i| {
+            on(parking_lot::Mutex::new(VecDeque::new()), threads, i)
+        });
         run("crossbeam::SegQueue", &|i| on(SegQueue::new(), threads, i));
     }
     g.finish();
@@ -58,14 +72,23 @@ fn bench_spsc(c: &mut Criterion) {
     let mut run = |name: &str, f: &dyn Fn(u64) -> Duration| {
         g.bench_function(name, |b| b.iter_custom(f));
     };
-    run("cds::MsQueue<Epoch>", &|n| spsc::transfer(&MsQueue::<u64, Epoch>::new(), n));
-    run("cds::MsQueue<Hazard>", &|n| {
-        spsc::transfer(&MsQueue::<u64, Hazard>::with_reclaimer(Hazard::default()), n)
+    run("cds::MsQueue<Epoch>", &|n| {
+        spsc::transfer(&MsQueue::<u64, Epoch>::new(), n)
     });
-    run("cds::MsQueue<Epoch>(handle)", &|n| spsc::transfer_handle(&MsQueue::<u64, Epoch>::new(), n));
+    run("cds::MsQueue<Hazard>", &|n| {
+        spsc::transfer(
+            &MsQueue::<u64, Hazard>::with_reclaimer(Hazard::default()),
+            n,
+        )
+    });
+    run("cds::MsQueue<Epoch>(handle)", &|n| {
+        spsc::transfer_handle(&MsQueue::<u64, Epoch>::new(), n)
+    });
     run("std::sync::mpsc", &spsc::transfer_mpsc);
     run("crossbeam_channel::unbounded", &spsc::transfer_crossbeam);
-    run("crossbeam::SegQueue", &|n| spsc::transfer(&SegQueue::<u64>::new(), n));
+    run("crossbeam::SegQueue", &|n| {
+        spsc::transfer(&SegQueue::<u64>::new(), n)
+    });
     g.finish();
 }
 

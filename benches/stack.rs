@@ -33,16 +33,32 @@ fn bench_pairs(c: &mut Criterion) {
         fn on<S: Stack>(s: S, threads: usize, iters: u64) -> Duration {
             pairs(&s, threads, per_thread(iters, threads))
         }
-        run("cds::TreiberStack<Epoch>", &|i| on(TreiberStack::<u64, Epoch>::new(), threads, i));
+        run("cds::TreiberStack<Epoch>", &|i| {
+            on(TreiberStack::<u64, Epoch>::new(), threads, i)
+        });
         run("cds::TreiberStack<Hazard>", &|i| {
-            on(TreiberStack::<u64, Hazard>::with_reclaimer(Hazard::default()), threads, i)
+            on(
+                TreiberStack::<u64, Hazard>::with_reclaimer(Hazard::default()),
+                threads,
+                i,
+            )
         });
         run("cds::TreiberStack<Epoch>(handle)", &|i| {
-            pairs_handle(&TreiberStack::<u64, Epoch>::new(), threads, per_thread(i, threads))
+            pairs_handle(
+                &TreiberStack::<u64, Epoch>::new(),
+                threads,
+                per_thread(i, threads),
+            )
         });
-        run("crossbeam_epoch::Treiber(direct)", &|i| on(direct::Treiber::<u64>::new(), threads, i));
-        run("std::sync::Mutex<Vec>", &|i| on(std::sync::Mutex::new(Vec::new()), threads, i));
-        run("parking_lot::Mutex<Vec>", &|i| on(parking_lot::Mutex::new(Vec::new()), threads, i));
+        run("crossbeam_epoch::Treiber(direct)", &|i| {
+            on(direct::Treiber::<u64>::new(), threads, i)
+        });
+        run("std::sync::Mutex<Vec>", &|i| {
+            on(std::sync::Mutex::new(Vec::new()), threads, i)
+        });
+        run("parking_lot::Mutex<Vec>", &|i| {
+            on(parking_lot::Mutex::new(Vec::new()), threads, i)
+        });
     }
     g.finish();
 }

@@ -86,7 +86,10 @@ fn lagging_tail<R: Reclaim>(mk: fn() -> R) {
         })
     };
     pusher.join().unwrap();
-    let first = other.join().unwrap().expect("the other thread's own push completed");
+    let first = other
+        .join()
+        .unwrap()
+        .expect("the other thread's own push completed");
     let mut all = vec![first];
     all.extend(drain(queue));
     let ones: Vec<u8> = all.iter().copied().filter(|&v| v < 10).collect();
@@ -96,7 +99,7 @@ fn lagging_tail<R: Reclaim>(mk: fn() -> R) {
 }
 
 /// A popper may hold the sentinel and its successor while another thread
-/// pops both (retiring them; with a threshold of 1, Hazard scans at once).
+/// pops both, retiring them and forcing a reclamation pass after each.
 /// The successor's protection is valid only with the `head == h` witness,
 /// and its value is read only after the head CAS succeeded.
 fn pop_witness<R: Reclaim>(mk: fn() -> R) {
@@ -105,10 +108,23 @@ fn pop_witness<R: Reclaim>(mk: fn() -> R) {
     queue.push(Box::new(2));
     let other = {
         let queue = queue.clone();
-        thread::spawn(move || [queue.pop().map(|b| *b), queue.pop().map(|b| *b)])
+        thread::spawn(move || {
+            // A pass after each pop frees whatever no guard protects.
+            let a = queue.pop().map(|b| *b);
+            queue.reclaimer().flush();
+            let b = queue.pop().map(|b| *b);
+            queue.reclaimer().flush();
+            [a, b]
+        })
     };
     let mine = queue.pop().map(|b| *b);
-    let mut got: Vec<i32> = other.join().unwrap().into_iter().chain([mine]).flatten().collect();
+    let mut got: Vec<i32> = other
+        .join()
+        .unwrap()
+        .into_iter()
+        .chain([mine])
+        .flatten()
+        .collect();
     got.sort_unstable();
     assert_eq!(got, [1, 2]);
     assert!(queue.is_empty());
@@ -135,4 +151,10 @@ fn message_passing<R: Reclaim>(mk: fn() -> R) {
     producer.join().unwrap();
 }
 
-models!(push_pop_race, empty_queue, lagging_tail, pop_witness, message_passing);
+models!(
+    push_pop_race,
+    empty_queue,
+    lagging_tail,
+    pop_witness,
+    message_passing
+);

@@ -53,7 +53,10 @@ fn concurrent_pops<R: Reclaim>(mk: fn() -> R) {
             thread::spawn(move || stack.pop().map(|b| *b))
         })
         .collect();
-    let mut got: Vec<i32> = threads.into_iter().filter_map(|t| t.join().unwrap()).collect();
+    let mut got: Vec<i32> = threads
+        .into_iter()
+        .filter_map(|t| t.join().unwrap())
+        .collect();
     got.sort_unstable();
     assert_eq!(got, [1, 2]);
     assert!(stack.is_empty());

@@ -260,9 +260,7 @@ impl<T, R: Reclaim> MsQueue<T, R> {
     fn help_tail(&self, tail: *mut Node<T>, next: *mut Node<T>) {
         // Release: publishes `next` (which this thread acquired through its
         // link, or created) to the Acquire loads of `tail`.
-        let _ = self
-            .tail
-            .compare_exchange(tail, next, Release, Relaxed);
+        let _ = self.tail.compare_exchange(tail, next, Release, Relaxed);
     }
 
     /// Removes and returns the front value, or `None` if the queue is
@@ -446,17 +444,21 @@ impl<T, R: Reclaim> Drop for MsQueue<T, R> {
     }
 }
 
-impl<T> Default for MsQueue<T, Epoch> {
-    /// An empty queue; the same as [`MsQueue::new`].
+impl<T, R: Reclaim + Default> Default for MsQueue<T, R> {
+    /// An empty queue on `R::default()` (for [`Epoch`], the same as
+    /// [`MsQueue::new`]).
     ///
     /// # Examples
     ///
     /// ```
+    /// use cds::reclaim::Hazard;
     /// let queue: cds::MsQueue<String> = Default::default();
     /// assert!(queue.is_empty());
+    /// let on_hazard: cds::MsQueue<String, Hazard> = Default::default();
+    /// assert!(on_hazard.is_empty());
     /// ```
     fn default() -> Self {
-        Self::new()
+        Self::with_reclaimer(R::default())
     }
 }
 
@@ -675,7 +677,9 @@ impl<T, R: Reclaim> fmt::Debug for QueueHandle<'_, T, R> {
 mod par {
     use super::MsQueue;
     use crate::reclaim::Reclaim;
-    use rayon::iter::{FromParallelIterator, IntoParallelIterator, ParallelExtend, ParallelIterator};
+    use rayon::iter::{
+        FromParallelIterator, IntoParallelIterator, ParallelExtend, ParallelIterator,
+    };
 
     impl<T: Send, R: Reclaim> ParallelExtend<T> for MsQueue<T, R> {
         /// Pushes every item from rayon's worker threads, in no specified
@@ -769,7 +773,10 @@ mod tests {
             queue.push(Counted(i, drops.clone()));
         }
         let popped: Vec<_> = (0..5).map(|_| queue.pop().unwrap()).collect();
-        assert_eq!(popped.iter().map(|c| c.0).collect::<Vec<_>>(), [0, 1, 2, 3, 4]);
+        assert_eq!(
+            popped.iter().map(|c| c.0).collect::<Vec<_>>(),
+            [0, 1, 2, 3, 4]
+        );
         assert_eq!(drops.load(SeqCst), 0, "popping must not drop");
         drop(popped);
         assert_eq!(drops.load(SeqCst), 5);
@@ -853,9 +860,10 @@ mod tests {
         assert!(queue.is_empty());
     }
 
-    /// Two poppers race with a pusher over a few values: with a private
-    /// Hazard domain of threshold 1, every retire scans at once, so a
-    /// missing protection of `next` is a use-after-free (Miri catches it).
+    /// Two poppers race with a pusher over a few values, forcing a
+    /// reclamation pass after every pop: a popper's nodes are freed as soon
+    /// as no protection covers them, so a missing protection of `next` is a
+    /// use-after-free that Miri reports (checked by deleting it).
     fn concurrent_pops<R: Reclaim>(r: R) {
         let queue = MsQueue::with_reclaimer(r);
         let n = if cfg!(miri) { 8 } else { 1000 };
@@ -870,6 +878,7 @@ mod tests {
                     let mut mine = Vec::new();
                     while let Some(v) = queue.pop() {
                         mine.push(v);
+                        queue.reclaimer().flush();
                     }
                     assert!(mine.windows(2).all(|w| w[0] < w[1]), "FIFO");
                     got.lock().unwrap().extend(mine);

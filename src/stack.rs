@@ -350,17 +350,21 @@ impl<T, R: Reclaim> Drop for TreiberStack<T, R> {
     }
 }
 
-impl<T> Default for TreiberStack<T, Epoch> {
-    /// An empty stack; the same as [`TreiberStack::new`].
+impl<T, R: Reclaim + Default> Default for TreiberStack<T, R> {
+    /// An empty stack on `R::default()` (for [`Epoch`], the same as
+    /// [`TreiberStack::new`]).
     ///
     /// # Examples
     ///
     /// ```
+    /// use cds::reclaim::Hazard;
     /// let stack: cds::TreiberStack<String> = Default::default();
     /// assert!(stack.is_empty());
+    /// let on_hazard: cds::TreiberStack<String, Hazard> = Default::default();
+    /// assert!(on_hazard.is_empty());
     /// ```
     fn default() -> Self {
-        Self::new()
+        Self::with_reclaimer(R::default())
     }
 }
 
@@ -571,7 +575,9 @@ impl<T, R: Reclaim> fmt::Debug for StackHandle<'_, T, R> {
 mod par {
     use super::TreiberStack;
     use crate::reclaim::Reclaim;
-    use rayon::iter::{FromParallelIterator, IntoParallelIterator, ParallelExtend, ParallelIterator};
+    use rayon::iter::{
+        FromParallelIterator, IntoParallelIterator, ParallelExtend, ParallelIterator,
+    };
 
     impl<T: Send, R: Reclaim> ParallelExtend<T> for TreiberStack<T, R> {
         /// Pushes every item from rayon's worker threads, in no specified
@@ -663,7 +669,10 @@ mod tests {
             stack.push(Counted(i, drops.clone()));
         }
         let popped: Vec<_> = (0..5).map(|_| stack.pop().unwrap()).collect();
-        assert_eq!(popped.iter().map(|c| c.0).collect::<Vec<_>>(), [19, 18, 17, 16, 15]);
+        assert_eq!(
+            popped.iter().map(|c| c.0).collect::<Vec<_>>(),
+            [19, 18, 17, 16, 15]
+        );
         assert_eq!(drops.load(SeqCst), 0, "popping must not drop");
         drop(popped);
         assert_eq!(drops.load(SeqCst), 5);
@@ -740,6 +749,42 @@ mod tests {
         assert_eq!(sum.load(SeqCst) + rest, n * (n - 1) / 2);
     }
 
+    /// Two poppers race with a pusher, forcing a reclamation pass after
+    /// every pop: a node is freed as soon as no protection covers it, so a
+    /// popper reading `next` from an unprotected head is a use-after-free
+    /// that Miri reports.
+    fn concurrent_pops<R: Reclaim>(r: R) {
+        let stack = TreiberStack::with_reclaimer(r);
+        let n = if cfg!(miri) { 8 } else { 1000 };
+        for i in 0..n {
+            stack.push(i);
+        }
+        let got = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                let (stack, got) = (&stack, &got);
+                s.spawn(move || {
+                    let mut mine = Vec::new();
+                    while let Some(v) = stack.pop() {
+                        mine.push(v);
+                        stack.reclaimer().flush();
+                    }
+                    got.lock().unwrap().extend(mine);
+                });
+            }
+            let stack = &stack;
+            s.spawn(move || {
+                for i in n..n + 4 {
+                    stack.push(i);
+                }
+            });
+        });
+        let mut got = got.into_inner().unwrap();
+        got.extend(stack);
+        got.sort_unstable();
+        assert!(got.into_iter().eq(0..n + 4));
+    }
+
     macro_rules! both {
         ($($name:ident),* $(,)?) => {
             mod epoch {
@@ -760,6 +805,7 @@ mod tests {
         handle_ops,
         panicking_drop_drops_the_rest,
         concurrent_push_pop,
+        concurrent_pops,
     );
 
     #[test]

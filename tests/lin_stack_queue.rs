@@ -11,7 +11,9 @@ mod lin;
 
 use cds::reclaim::Reclaim;
 use cds::{MsQueue, TreiberStack};
-use lin::{has_overlap, is_linearizable, Clock, Event, PushPop, QueueSpec, Spec, SpinBarrier, StackSpec};
+use lin::{
+    has_overlap, is_linearizable, Clock, Event, PushPop, QueueSpec, Spec, SpinBarrier, StackSpec,
+};
 
 const THREADS: usize = 2;
 const OPS: usize = 6;
@@ -55,7 +57,9 @@ type History = Vec<Event<PushPop, Option<u32>>>;
 
 /// Thread `t`'s operations in history `seed`, recorded on `clock`.
 fn run_ops<P: PushPopper>(s: &P, clock: &Clock, t: usize, seed: u64) -> History {
-    let mut bits = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(t as u32 * 8);
+    let mut bits = seed
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .rotate_left(t as u32 * 8);
     (0..OPS)
         .map(|k| {
             bits = bits.rotate_left(1);
@@ -103,7 +107,10 @@ fn check_batch<P: PushPopper, S: Spec<Op = PushPop, Ret = Option<u32>> + Default
     });
     let mut overlapping = 0;
     for h in 0..HISTORIES {
-        let history: Vec<_> = per_thread.iter().flat_map(|t| t[h].iter().cloned()).collect();
+        let history: Vec<_> = per_thread
+            .iter()
+            .flat_map(|t| t[h].iter().cloned())
+            .collect();
         assert!(
             is_linearizable(&S::default(), &history),
             "{what}: history {h} is not linearizable: {history:#?}"
@@ -139,7 +146,10 @@ fn check_many<P: PushPopper, S: Spec<Op = PushPop, Ret = Option<u32>> + Default>
             return;
         }
     }
-    panic!("{what}: at best {:.0}% of histories overlapped in {ATTEMPTS} batches (need 30%)", best * 100.0);
+    panic!(
+        "{what}: at best {:.0}% of histories overlapped in {ATTEMPTS} batches (need 30%)",
+        best * 100.0
+    );
 }
 
 fn stack_histories<R: Reclaim>(mk: fn() -> R) {
@@ -153,14 +163,29 @@ fn queue_histories<R: Reclaim>(mk: fn() -> R) {
 reclaimer_tests!(stack_histories, queue_histories);
 
 /// Builds an event by hand: `(thread, call, ret, op, result)`.
-fn ev(thread: usize, call: u64, ret: u64, op: PushPop, result: Option<u32>) -> Event<PushPop, Option<u32>> {
-    Event { thread, call, ret, op, result }
+fn ev(
+    thread: usize,
+    call: u64,
+    ret: u64,
+    op: PushPop,
+    result: Option<u32>,
+) -> Event<PushPop, Option<u32>> {
+    Event {
+        thread,
+        call,
+        ret,
+        op,
+        result,
+    }
 }
 
 #[test]
 fn checker_rejects_pop_of_empty_after_completed_push() {
     // push(1) returns before pop is called, yet pop sees an empty stack.
-    let h = [ev(0, 0, 1, PushPop::Push(1), None), ev(1, 2, 3, PushPop::Pop, None)];
+    let h = [
+        ev(0, 0, 1, PushPop::Push(1), None),
+        ev(1, 2, 3, PushPop::Pop, None),
+    ];
     assert!(!is_linearizable(&StackSpec::default(), &h));
     assert!(!is_linearizable(&QueueSpec::default(), &h));
 }
@@ -188,7 +213,10 @@ fn checker_rejects_broken_order() {
 #[test]
 fn checker_accepts_overlapping_reorder() {
     // pop overlaps push(1) and may take effect after it.
-    let h = [ev(0, 0, 3, PushPop::Push(1), None), ev(1, 1, 2, PushPop::Pop, Some(1))];
+    let h = [
+        ev(0, 0, 3, PushPop::Push(1), None),
+        ev(1, 1, 2, PushPop::Pop, Some(1)),
+    ];
     assert!(is_linearizable(&StackSpec::default(), &h));
     assert!(has_overlap(&h));
     // Two overlapping pushes, pops in either order are fine.

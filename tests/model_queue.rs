@@ -21,6 +21,8 @@ fn matches_std_model() {
 #[test]
 fn long_sequence() {
     let n = if cfg!(miri) { 200 } else { 20_000 };
-    let bytes: Vec<u8> = (0..n).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let bytes: Vec<u8> = (0..n)
+        .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     model::check(&model::decode(&bytes));
 }

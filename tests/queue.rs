@@ -29,7 +29,10 @@ fn from_iter_extend_into_iter<R: Reclaim + Default>(_mk: fn() -> R) {
     let mut q: MsQueue<u32, R> = (0..5).collect();
     q.extend(5..8);
     (&q).extend([8]);
-    assert_eq!(q.into_iter().collect::<Vec<_>>(), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(
+        q.into_iter().collect::<Vec<_>>(),
+        [0, 1, 2, 3, 4, 5, 6, 7, 8]
+    );
 }
 
 fn retires_popped_nodes<R: Reclaim>(mk: fn() -> R) {
@@ -50,7 +53,9 @@ fn retires_popped_nodes<R: Reclaim>(mk: fn() -> R) {
 fn stress<R: Reclaim>(mk: fn() -> R, producers: usize, consumers: usize, per: usize) {
     let drops = Arc::new(AtomicUsize::new(0));
     let queue = MsQueue::with_reclaimer(mk());
-    let seen: Vec<AtomicBool> = (0..producers * per).map(|_| AtomicBool::new(false)).collect();
+    let seen: Vec<AtomicBool> = (0..producers * per)
+        .map(|_| AtomicBool::new(false))
+        .collect();
     let done = AtomicUsize::new(0);
     let popped = AtomicUsize::new(0);
     std::thread::scope(|s| {
@@ -59,7 +64,11 @@ fn stress<R: Reclaim>(mk: fn() -> R, producers: usize, consumers: usize, per: us
             s.spawn(move || {
                 let mut h = queue.handle();
                 for i in 0..per {
-                    h.push(Counted { p, i, drops: drops.clone() });
+                    h.push(Counted {
+                        p,
+                        i,
+                        drops: drops.clone(),
+                    });
                 }
                 done.fetch_add(1, SeqCst);
             });
@@ -70,10 +79,17 @@ fn stress<R: Reclaim>(mk: fn() -> R, producers: usize, consumers: usize, per: us
                 let mut last = vec![None::<usize>; producers];
                 loop {
                     let finished = done.load(SeqCst) == producers;
-                    let v = if c % 2 == 0 { queue.pop() } else { queue.handle().pop() };
+                    let v = if c % 2 == 0 {
+                        queue.pop()
+                    } else {
+                        queue.handle().pop()
+                    };
                     match v {
                         Some(v) => {
-                            assert!(last[v.p].map_or(true, |l| l < v.i), "FIFO per producer broken");
+                            assert!(
+                                last[v.p].map_or(true, |l| l < v.i),
+                                "FIFO per producer broken"
+                            );
                             last[v.p] = Some(v.i);
                             assert!(!seen[v.p * per + v.i].swap(true, SeqCst), "popped twice");
                             popped.fetch_add(1, SeqCst);
@@ -108,7 +124,11 @@ fn stress_pairs_then_drop<R: Reclaim>(mk: fn() -> R) {
             let (queue, drops, popped) = (&queue, &drops, &popped);
             s.spawn(move || {
                 for i in 0..per {
-                    queue.push(Counted { p, i, drops: drops.clone() });
+                    queue.push(Counted {
+                        p,
+                        i,
+                        drops: drops.clone(),
+                    });
                     if i % 3 != 0 && queue.pop().is_some() {
                         popped.fetch_add(1, SeqCst);
                     }
@@ -124,14 +144,22 @@ fn stress_pairs_then_drop<R: Reclaim>(mk: fn() -> R) {
 
 /// The long variant: `CDS_STRESS_SECS` seconds (default 10) of rounds.
 fn long_stress<R: Reclaim>(mk: fn() -> R) {
-    let secs = std::env::var("CDS_STRESS_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let secs = std::env::var("CDS_STRESS_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     let end = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < end {
         stress(mk, 3, 3, 50_000);
     }
 }
 
-reclaimer_tests!(from_iter_extend_into_iter, retires_popped_nodes, stress_mpmc, stress_pairs_then_drop);
+reclaimer_tests!(
+    from_iter_extend_into_iter,
+    retires_popped_nodes,
+    stress_mpmc,
+    stress_pairs_then_drop
+);
 
 mod long {
     #[test]

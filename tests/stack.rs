@@ -28,7 +28,10 @@ fn from_iter_extend_into_iter<R: Reclaim + Default>(_mk: fn() -> R) {
     let mut s: TreiberStack<u32, R> = (0..5).collect();
     s.extend(5..8);
     (&s).extend([8]);
-    assert_eq!(s.into_iter().collect::<Vec<_>>(), [8, 7, 6, 5, 4, 3, 2, 1, 0]);
+    assert_eq!(
+        s.into_iter().collect::<Vec<_>>(),
+        [8, 7, 6, 5, 4, 3, 2, 1, 0]
+    );
 }
 
 fn retires_popped_nodes<R: Reclaim>(mk: fn() -> R) {
@@ -49,11 +52,17 @@ fn retires_popped_nodes<R: Reclaim>(mk: fn() -> R) {
 fn stress<R: Reclaim>(mk: fn() -> R, producers: usize, consumers: usize, per: usize) {
     let drops = Arc::new(AtomicUsize::new(0));
     let stack = TreiberStack::with_reclaimer(mk());
-    let seen: Vec<AtomicBool> = (0..producers * per).map(|_| AtomicBool::new(false)).collect();
+    let seen: Vec<AtomicBool> = (0..producers * per)
+        .map(|_| AtomicBool::new(false))
+        .collect();
     let done = AtomicUsize::new(0);
     let popped = AtomicUsize::new(0);
     let check = |c: Counted| {
-        assert!(!seen[c.id].swap(true, SeqCst), "value {} popped twice", c.id);
+        assert!(
+            !seen[c.id].swap(true, SeqCst),
+            "value {} popped twice",
+            c.id
+        );
         popped.fetch_add(1, SeqCst);
     };
     std::thread::scope(|s| {
@@ -62,7 +71,10 @@ fn stress<R: Reclaim>(mk: fn() -> R, producers: usize, consumers: usize, per: us
             s.spawn(move || {
                 let mut h = stack.handle();
                 for i in 0..per {
-                    h.push(Counted { id: p * per + i, drops: drops.clone() });
+                    h.push(Counted {
+                        id: p * per + i,
+                        drops: drops.clone(),
+                    });
                 }
                 done.fetch_add(1, SeqCst);
             });
@@ -72,7 +84,11 @@ fn stress<R: Reclaim>(mk: fn() -> R, producers: usize, consumers: usize, per: us
             s.spawn(move || loop {
                 let finished = done.load(SeqCst) == producers;
                 // Alternate the plain and the handle path.
-                let v = if c % 2 == 0 { stack.pop() } else { stack.handle().pop() };
+                let v = if c % 2 == 0 {
+                    stack.pop()
+                } else {
+                    stack.handle().pop()
+                };
                 match v {
                     Some(v) => check(v),
                     None if finished => break,
@@ -104,7 +120,10 @@ fn stress_pairs_then_drop<R: Reclaim>(mk: fn() -> R) {
             let (stack, drops, popped) = (&stack, &drops, &popped);
             s.spawn(move || {
                 for i in 0..per {
-                    stack.push(Counted { id: t * per + i, drops: drops.clone() });
+                    stack.push(Counted {
+                        id: t * per + i,
+                        drops: drops.clone(),
+                    });
                     if i % 3 != 0 && stack.pop().is_some() {
                         popped.fetch_add(1, SeqCst);
                     }
@@ -120,14 +139,22 @@ fn stress_pairs_then_drop<R: Reclaim>(mk: fn() -> R) {
 
 /// The long variant: `CDS_STRESS_SECS` seconds (default 10) of rounds.
 fn long_stress<R: Reclaim>(mk: fn() -> R) {
-    let secs = std::env::var("CDS_STRESS_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let secs = std::env::var("CDS_STRESS_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     let end = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < end {
         stress(mk, 3, 3, 50_000);
     }
 }
 
-reclaimer_tests!(from_iter_extend_into_iter, retires_popped_nodes, stress_mpmc, stress_pairs_then_drop);
+reclaimer_tests!(
+    from_iter_extend_into_iter,
+    retires_popped_nodes,
+    stress_mpmc,
+    stress_pairs_then_drop
+);
 
 mod long {
     #[test]

@@ -78,7 +78,11 @@ pub fn pairs<Q: Queue>(q: &Q, threads: usize, per_thread: usize) -> Duration {
 }
 
 /// The same through one `handle()` per thread.
-pub fn pairs_handle<R: Reclaim>(q: &MsQueue<u64, R>, threads: usize, per_thread: usize) -> Duration {
+pub fn pairs_handle<R: Reclaim>(
+    q: &MsQueue<u64, R>,
+    threads: usize,
+    per_thread: usize,
+) -> Duration {
     run_parallel(threads, |t| {
         let base = (t * per_thread) as u64;
         let mut h = q.handle();
@@ -93,10 +97,18 @@ pub fn pairs_handle<R: Reclaim>(q: &MsQueue<u64, R>, threads: usize, per_thread:
 pub fn candidates<'a>(threads: usize, per: usize) -> Vec<Candidate<'a>> {
     vec![
         Candidate::new("cds::MsQueue<Epoch>", move || {
-            pairs(&MsQueue::<u64, Epoch>::with_reclaimer(Epoch::new()), threads, per)
+            pairs(
+                &MsQueue::<u64, Epoch>::with_reclaimer(Epoch::new()),
+                threads,
+                per,
+            )
         }),
         Candidate::new("cds::MsQueue<Hazard>", move || {
-            pairs(&MsQueue::<u64, Hazard>::with_reclaimer(Hazard::default()), threads, per)
+            pairs(
+                &MsQueue::<u64, Hazard>::with_reclaimer(Hazard::default()),
+                threads,
+                per,
+            )
         }),
         Candidate::new("cds::MsQueue<Epoch>(handle)", move || {
             pairs_handle(&MsQueue::<u64, Epoch>::new(), threads, per)
@@ -105,9 +117,15 @@ pub fn candidates<'a>(threads: usize, per: usize) -> Vec<Candidate<'a>> {
             pairs(&std::sync::Mutex::new(VecDeque::<u64>::new()), threads, per)
         }),
         Candidate::new("parking_lot::Mutex<VecDeque>", move || {
-            pairs(&parking_lot::Mutex::new(VecDeque::<u64>::new()), threads, per)
+            pairs(
+                &parking_lot::Mutex::new(VecDeque::<u64>::new()),
+                threads,
+                per,
+            )
         }),
-        Candidate::new("crossbeam::SegQueue", move || pairs(&SegQueue::<u64>::new(), threads, per)),
+        Candidate::new("crossbeam::SegQueue", move || {
+            pairs(&SegQueue::<u64>::new(), threads, per)
+        }),
     ]
 }
 
@@ -116,6 +134,12 @@ pub fn run(report: &mut Report) {
     for threads in report.opts.thread_counts() {
         let per = report.opts.ops(2_000_000) / 2 / threads;
         let mut cands = candidates(threads, per);
-        report.cell("queue", "push+pop pairs", threads, 2 * per * threads, &mut cands);
+        report.cell(
+            "queue",
+            "push+pop pairs",
+            threads,
+            2 * per * threads,
+            &mut cands,
+        );
     }
 }

@@ -103,16 +103,25 @@ pub fn transfer_crossbeam(n: u64) -> Duration {
 /// The candidates of the cell.
 pub fn candidates<'a>(n: u64) -> Vec<Candidate<'a>> {
     vec![
-        Candidate::new("cds::MsQueue<Epoch>", move || transfer(&MsQueue::<u64, Epoch>::new(), n)),
+        Candidate::new("cds::MsQueue<Epoch>", move || {
+            transfer(&MsQueue::<u64, Epoch>::new(), n)
+        }),
         Candidate::new("cds::MsQueue<Hazard>", move || {
-            transfer(&MsQueue::<u64, Hazard>::with_reclaimer(Hazard::default()), n)
+            transfer(
+                &MsQueue::<u64, Hazard>::with_reclaimer(Hazard::default()),
+                n,
+            )
         }),
         Candidate::new("cds::MsQueue<Epoch>(handle)", move || {
             transfer_handle(&MsQueue::<u64, Epoch>::new(), n)
         }),
         Candidate::new("std::sync::mpsc", move || transfer_mpsc(n)),
-        Candidate::new("crossbeam_channel::unbounded", move || transfer_crossbeam(n)),
-        Candidate::new("crossbeam::SegQueue", move || transfer(&SegQueue::<u64>::new(), n)),
+        Candidate::new("crossbeam_channel::unbounded", move || {
+            transfer_crossbeam(n)
+        }),
+        Candidate::new("crossbeam::SegQueue", move || {
+            transfer(&SegQueue::<u64>::new(), n)
+        }),
     ]
 }
 
@@ -120,5 +129,11 @@ pub fn candidates<'a>(n: u64) -> Vec<Candidate<'a>> {
 pub fn run(report: &mut Report) {
     let n = report.opts.ops(1_000_000) as u64;
     let mut cands = candidates(n);
-    report.cell("spsc", "1 producer -> 1 consumer", 2, n as usize, &mut cands);
+    report.cell(
+        "spsc",
+        "1 producer -> 1 consumer",
+        2,
+        n as usize,
+        &mut cands,
+    );
 }

@@ -76,18 +76,26 @@ pub mod direct {
 
     impl<T> Treiber<T> {
         pub fn new() -> Self {
-            Treiber { head: Atomic::null() }
+            Treiber {
+                head: Atomic::null(),
+            }
         }
 
         #[inline]
         pub fn push(&self, t: T) {
-            let mut node = Owned::new(Node { data: ManuallyDrop::new(t), next: Atomic::null() });
+            let mut node = Owned::new(Node {
+                data: ManuallyDrop::new(t),
+                next: Atomic::null(),
+            });
             // SAFETY: the head is only compared, never dereferenced, here.
             let guard = unsafe { epoch::unprotected() };
             let mut head = self.head.load(Relaxed, guard);
             loop {
                 node.next.store(head, Relaxed);
-                match self.head.compare_exchange_weak(head, node, Release, Relaxed, guard) {
+                match self
+                    .head
+                    .compare_exchange_weak(head, node, Release, Relaxed, guard)
+                {
                     Ok(_) => return,
                     Err(e) => {
                         head = e.current;
@@ -105,7 +113,11 @@ pub mod direct {
                 // SAFETY: pinned: nodes loaded now are not freed before unpin.
                 let h = unsafe { head.as_ref() }?;
                 let next = h.next.load(Relaxed, &guard);
-                if self.head.compare_exchange(head, next, Relaxed, Relaxed, &guard).is_ok() {
+                if self
+                    .head
+                    .compare_exchange(head, next, Relaxed, Relaxed, &guard)
+                    .is_ok()
+                {
                     // SAFETY: our CAS unlinked `head`: only we read its data,
                     // and the deferred drop frees the node, not the data.
                     unsafe {
@@ -147,7 +159,11 @@ pub fn pairs<S: Stack>(s: &S, threads: usize, per_thread: usize) -> Duration {
 }
 
 /// The same through one `handle()` per thread (one pin across the loop).
-pub fn pairs_handle<R: Reclaim>(s: &TreiberStack<u64, R>, threads: usize, per_thread: usize) -> Duration {
+pub fn pairs_handle<R: Reclaim>(
+    s: &TreiberStack<u64, R>,
+    threads: usize,
+    per_thread: usize,
+) -> Duration {
     run_parallel(threads, |t| {
         let base = (t * per_thread) as u64;
         let mut h = s.handle();
@@ -162,10 +178,18 @@ pub fn pairs_handle<R: Reclaim>(s: &TreiberStack<u64, R>, threads: usize, per_th
 pub fn candidates<'a>(threads: usize, per: usize) -> Vec<Candidate<'a>> {
     vec![
         Candidate::new("cds::TreiberStack<Epoch>", move || {
-            pairs(&TreiberStack::<u64, Epoch>::with_reclaimer(Epoch::new()), threads, per)
+            pairs(
+                &TreiberStack::<u64, Epoch>::with_reclaimer(Epoch::new()),
+                threads,
+                per,
+            )
         }),
         Candidate::new("cds::TreiberStack<Hazard>", move || {
-            pairs(&TreiberStack::<u64, Hazard>::with_reclaimer(Hazard::default()), threads, per)
+            pairs(
+                &TreiberStack::<u64, Hazard>::with_reclaimer(Hazard::default()),
+                threads,
+                per,
+            )
         }),
         Candidate::new("cds::TreiberStack<Epoch>(handle)", move || {
             pairs_handle(&TreiberStack::<u64, Epoch>::new(), threads, per)
@@ -187,6 +211,12 @@ pub fn run(report: &mut Report) {
     for threads in report.opts.thread_counts() {
         let per = report.opts.ops(2_000_000) / 2 / threads;
         let mut cands = candidates(threads, per);
-        report.cell("stack", "push+pop pairs", threads, 2 * per * threads, &mut cands);
+        report.cell(
+            "stack",
+            "push+pop pairs",
+            threads,
+            2 * per * threads,
+            &mut cands,
+        );
     }
 }

@@ -193,6 +193,7 @@ impl ReclaimStats {
 /// 1. `drop_fn(ptr)` is sound to call now (the preconditions of
 ///    [`Guard::retire`] held when `ptr` was retired, and no protection on it
 ///    remains).
+#[inline]
 pub(crate) unsafe fn run_drop(ptr: *mut (), drop_fn: unsafe fn(*mut ())) {
     struct AbortOnUnwind;
     impl Drop for AbortOnUnwind {

@@ -47,7 +47,13 @@ impl Clock {
         let call = self.0.fetch_add(1, SeqCst);
         let result = f();
         let ret = self.0.fetch_add(1, SeqCst);
-        Event { thread, call, ret, op, result }
+        Event {
+            thread,
+            call,
+            ret,
+            op,
+            result,
+        }
     }
 }
 
@@ -62,7 +68,10 @@ pub struct SpinBarrier {
 
 impl SpinBarrier {
     pub fn new(n: usize) -> Self {
-        SpinBarrier { n, arrived: AtomicUsize::new(0) }
+        SpinBarrier {
+            n,
+            arrived: AtomicUsize::new(0),
+        }
     }
 
     /// Round `round` of this thread (0, 1, 2, ... in order). Pure spinning:
@@ -91,7 +100,10 @@ pub fn has_overlap<O, R>(history: &[Event<O, R>]) -> bool {
 ///
 /// If the history has more than 64 operations.
 pub fn is_linearizable<S: Spec>(init: &S, history: &[Event<S::Op, S::Ret>]) -> bool {
-    assert!(history.len() <= 64, "histories are limited to 64 operations");
+    assert!(
+        history.len() <= 64,
+        "histories are limited to 64 operations"
+    );
     let mut visited = HashSet::new();
     search(init, history, 0, &mut visited)
 }

@@ -113,5 +113,9 @@ pub fn check_with<R: Reclaim + Default>(ops: &[Op], mk: fn() -> R) {
     assert_eq!(ours.is_empty(), model.is_empty());
     drop(ours);
     drop(model);
-    assert_eq!(Arc::strong_count(&token), 1, "every value dropped exactly once");
+    assert_eq!(
+        Arc::strong_count(&token),
+        1,
+        "every value dropped exactly once"
+    );
 }
