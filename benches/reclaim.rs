@@ -116,8 +116,12 @@ unsafe fn free_node(p: *mut ()) {
 fn retire(c: &mut Criterion) {
     for threads in [1, 2] {
         let mut g = c.benchmark_group(format!("reclaim/retire/{threads}t"));
-        g.bench_function("cds::Epoch swap+retire", |b| bench_retire(b, threads, Epoch::new()));
-        g.bench_function("cds::Hazard swap+retire", |b| bench_retire(b, threads, Hazard::global()));
+        g.bench_function("cds::Epoch swap+retire", |b| {
+            bench_retire(b, threads, Epoch::new())
+        });
+        g.bench_function("cds::Hazard swap+retire", |b| {
+            bench_retire(b, threads, Hazard::global())
+        });
         g.bench_function("crossbeam_epoch swap+defer_destroy", |b| {
             let atomic = crossbeam_epoch::Atomic::new(Node(0));
             b.iter_custom(|n| {

@@ -28,20 +28,24 @@ fn thread_counts() -> Vec<usize> {
 fn bench_lock<L: CounterLock>(c: &mut Criterion) {
     let mut g = c.benchmark_group("lock");
     for threads in thread_counts() {
-        g.bench_with_input(BenchmarkId::new(L::NAME, threads), &threads, |b, &threads| {
-            let lock = L::new();
-            b.iter_custom(|iters| {
-                let per = (iters as usize).div_ceil(threads);
-                let wall = harness::run_parallel(threads, |_| {
-                    for _ in 0..per {
-                        lock.inc();
-                    }
+        g.bench_with_input(
+            BenchmarkId::new(L::NAME, threads),
+            &threads,
+            |b, &threads| {
+                let lock = L::new();
+                b.iter_custom(|iters| {
+                    let per = (iters as usize).div_ceil(threads);
+                    let wall = harness::run_parallel(threads, |_| {
+                        for _ in 0..per {
+                            lock.inc();
+                        }
+                    });
+                    // Scaled so that time per iteration is wall time per
+                    // operation of all threads, like `versus`.
+                    wall.mul_f64(iters as f64 / (per * threads) as f64)
                 });
-                // Scaled so that time per iteration is wall time per
-                // operation of all threads, like `versus`.
-                wall.mul_f64(iters as f64 / (per * threads) as f64)
-            });
-        });
+            },
+        );
     }
     g.finish();
 }

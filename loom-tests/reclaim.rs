@@ -15,7 +15,10 @@ use std::sync::Arc;
 
 use cds::reclaim::{Epoch, Guard, Hazard, Reclaim};
 use loom::cell::UnsafeCell;
-use loom::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::{AcqRel, Acquire, Relaxed, Release}};
+use loom::sync::atomic::{
+    AtomicPtr, AtomicUsize,
+    Ordering::{AcqRel, Acquire, Relaxed, Release},
+};
 
 const DEAD: usize = usize::MAX;
 
@@ -74,7 +77,8 @@ fn arena<const N: usize>(values: [usize; N]) -> &'static [Node; N] {
 /// Marks the end of the model body for `reclaim` (see `Node::model_done`).
 fn done(arena: &[Node]) {
     for n in arena {
-        n.model_done.store(true, std::sync::atomic::Ordering::Relaxed);
+        n.model_done
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -222,7 +226,11 @@ fn ms_queue_pop<R: Reclaim + Clone>(r: R, must: bool, my_pops: usize) -> bool {
     got.sort_unstable();
     assert_eq!(got, [10, 20]);
     let all = flush_and_check(&r, &[&arena[0], &arena[1]], must);
-    assert_eq!(arena[2].reclaimed.load(Relaxed), 0, "the sentinel is still linked");
+    assert_eq!(
+        arena[2].reclaimed.load(Relaxed),
+        0,
+        "the sentinel is still linked"
+    );
     drop(r);
     done(arena);
     all
@@ -253,5 +261,3 @@ fn epoch_ms_queue_pop() {
     loom::model(|| note_epoch_run(ms_queue_pop(Epoch::new(), false, 1)));
     assert_epoch_reclaims_sometimes("epoch_ms_queue_pop");
 }
-
-

@@ -120,7 +120,11 @@ fn pending_stays_bounded_with_a_node_protected_forever() {
         assert_eq!(drops.load(SeqCst), retired.load(SeqCst) - 1);
         done.store(true, SeqCst);
         monitor.join().unwrap();
-        assert_eq!(protector.join().unwrap(), PAYLOAD, "the protected node is intact");
+        assert_eq!(
+            protector.join().unwrap(),
+            PAYLOAD,
+            "the protected node is intact"
+        );
     });
 
     let retired = retired.load(SeqCst);

@@ -30,7 +30,9 @@ fn pending_grows_while_a_thread_stays_pinned() {
     let epoch = Epoch::new();
     let drops = Arc::new(AtomicUsize::new(0));
     let retired = AtomicUsize::new(0);
-    let src = AtomicPtr::new(Box::into_raw(Box::new(Node { drops: drops.clone() })));
+    let src = AtomicPtr::new(Box::into_raw(Box::new(Node {
+        drops: drops.clone(),
+    })));
     let pinned = AtomicBool::new(false);
     let release = AtomicBool::new(false);
 
@@ -53,7 +55,9 @@ fn pending_grows_while_a_thread_stays_pinned() {
                 s.spawn(move || {
                     for i in 0..per_thread {
                         let g = epoch.guard();
-                        let fresh = Box::into_raw(Box::new(Node { drops: drops.clone() }));
+                        let fresh = Box::into_raw(Box::new(Node {
+                            drops: drops.clone(),
+                        }));
                         let old = src.swap(fresh, SeqCst);
                         // SAFETY: unlinked, retired once, freed on any thread.
                         unsafe { g.retire(old.cast(), drop_node) };

@@ -22,7 +22,11 @@ fn protected_node_survives_flush_regression() {
     use model::Op::*;
     let ops = [
         Link { src: 0 },
-        Protect { guard: 1, slot: 2, src: 0 },
+        Protect {
+            guard: 1,
+            slot: 2,
+            src: 0,
+        },
         Retire { src: 0 },
         Flush,
         Refresh { guard: 1 },

@@ -21,6 +21,20 @@ fn permit_accounting_matches_counter() {
 #[test]
 fn fixed_sequences() {
     use model::Op::*;
-    model::check(&[Fifo, TryAcquireMany(2), AcquireTimeoutZero(1), AddPermits(1), AcquireTimeoutZero(1), Release(0)]);
-    model::check(&[TryAcquire, AcquireTimeoutZero(3), Forget(0), AddPermits(4), AcquireMany(3), TryAcquireTooMany]);
+    model::check(&[
+        Fifo,
+        TryAcquireMany(2),
+        AcquireTimeoutZero(1),
+        AddPermits(1),
+        AcquireTimeoutZero(1),
+        Release(0),
+    ]);
+    model::check(&[
+        TryAcquire,
+        AcquireTimeoutZero(3),
+        Forget(0),
+        AddPermits(4),
+        AcquireMany(3),
+        TryAcquireTooMany,
+    ]);
 }

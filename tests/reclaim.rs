@@ -33,7 +33,12 @@ impl Ledger {
     /// Every object dropped exactly once.
     fn assert_each_once(&self) {
         for (i, d) in self.drops.iter().enumerate() {
-            assert_eq!(d.load(SeqCst), 1, "object {i} dropped {} times", d.load(SeqCst));
+            assert_eq!(
+                d.load(SeqCst),
+                1,
+                "object {i} dropped {} times",
+                d.load(SeqCst)
+            );
         }
     }
 }
@@ -260,7 +265,11 @@ fn thread_exit_releases_hazard_records() {
     // 200 threads ran; without release at exit there would be ≥ 200 new
     // records. Parallel tests in this binary hold at most a few dozen.
     let grown = global.record_count() - before;
-    assert!(grown <= 40, "{grown} records created for {} short threads", waves * 4);
+    assert!(
+        grown <= 40,
+        "{grown} records created for {} short threads",
+        waves * 4
+    );
 
     // The same for a private domain (records released on guard drop).
     let private = Hazard::new();

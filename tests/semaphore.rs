@@ -96,7 +96,13 @@ fn never_more_holders_than_permits_many() {
 #[test]
 fn no_lost_wakeups_ping_pong() {
     for fifo in [false, true] {
-        let make = |n| if fifo { Semaphore::new_fifo(n) } else { Semaphore::new(n) };
+        let make = |n| {
+            if fifo {
+                Semaphore::new_fifo(n)
+            } else {
+                Semaphore::new(n)
+            }
+        };
         let (ping, pong) = (make(0), make(0));
         let rounds = scaled(20_000);
         watchdog("ping_pong", 120, || {
@@ -187,7 +193,10 @@ fn fifo_order_under_new_fifo() {
             }
             for k in 1..=waiters {
                 sem.add_permits(1);
-                assert!(sem.try_acquire().is_none(), "a newcomer barged under new_fifo");
+                assert!(
+                    sem.try_acquire().is_none(),
+                    "a newcomer barged under new_fifo"
+                );
                 while order.lock().unwrap().len() < k {
                     std::thread::yield_now();
                 }
@@ -233,7 +242,9 @@ fn fairness_bound_with_injected_clock() {
             nanos.fetch_add(499_000, SeqCst);
             sem.add_permits(1);
             assert_eq!(sem.available_permits(), 1);
-            let barged = sem.try_acquire().expect("a newcomer may barge before the bound");
+            let barged = sem
+                .try_acquire()
+                .expect("a newcomer may barge before the bound");
             assert_eq!(sem.available_permits(), 0);
             drop(barged); // still before the bound: back to the count
             assert_eq!(sem.available_permits(), 1);
@@ -244,7 +255,11 @@ fn fairness_bound_with_injected_clock() {
             sem.add_permits(1);
             assert_eq!(sem.available_permits(), 0);
             assert!(sem.try_acquire().is_none());
-            assert_eq!(sem.queued_waiters_for_tests(), 1, "2 of 3 permits: still queued");
+            assert_eq!(
+                sem.queued_waiters_for_tests(),
+                1,
+                "2 of 3 permits: still queued"
+            );
 
             // The third permit completes the hand-off.
             sem.add_permits(1);
@@ -268,7 +283,11 @@ fn fairness_bound_single_permit_hand_off() {
             wait_queued(&sem, 1);
             nanos.store(500_000, SeqCst);
             sem.add_permits(1);
-            assert_eq!(sem.queued_waiters_for_tests(), 0, "granted and unlinked by the release");
+            assert_eq!(
+                sem.queued_waiters_for_tests(),
+                0,
+                "granted and unlinked by the release"
+            );
             assert_eq!(sem.available_permits(), 0);
             assert!(sem.try_acquire().is_none());
             head.join().unwrap();
@@ -303,13 +322,21 @@ fn timed_out_waiters_leave_no_trace() {
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 wait_queued(&sem, 1);
-                assert_eq!(sem.available_permits(), 0, "a timed-out waiter changed the count");
+                assert_eq!(
+                    sem.available_permits(),
+                    0,
+                    "a timed-out waiter changed the count"
+                );
                 sem.add_permits(1);
                 assert_eq!(live.join().unwrap(), 1);
             });
         });
         assert_eq!(timed_out.load(SeqCst), 8);
-        assert_eq!(sem.available_permits(), 1, "the live waiter's permit came back");
+        assert_eq!(
+            sem.available_permits(),
+            1,
+            "the live waiter's permit came back"
+        );
         assert_eq!(sem.queued_waiters_for_tests(), 0);
     }
 }
@@ -321,7 +348,10 @@ fn timed_out_acquire_many_returns_partial_grant() {
     let sem = Semaphore::new_fifo(0);
     watchdog("partial", 60, || {
         std::thread::scope(|s| {
-            let h = s.spawn(|| sem.acquire_many_timeout(3, Duration::from_millis(200)).is_none());
+            let h = s.spawn(|| {
+                sem.acquire_many_timeout(3, Duration::from_millis(200))
+                    .is_none()
+            });
             while sem.queued_waiters_for_tests() != 1 && !h.is_finished() {
                 std::thread::yield_now();
             }
@@ -401,7 +431,11 @@ fn acquire_many_against_single_stream() {
                 }
                 for _ in 0..big_rounds {
                     let _all = sem.acquire_many(4);
-                    assert_eq!(inside.fetch_add(4, SeqCst), 0, "a single holder overlapped acquire_many(4)");
+                    assert_eq!(
+                        inside.fetch_add(4, SeqCst),
+                        0,
+                        "a single holder overlapped acquire_many(4)"
+                    );
                     inside.fetch_sub(4, SeqCst);
                 }
                 stop.store(true, SeqCst);
@@ -439,7 +473,9 @@ fn panic_while_holding_permit_releases_it() {
 }
 
 #[test]
-#[should_panic(expected = "Semaphore::new: 2305843009213693952 permits exceeds Semaphore::MAX_PERMITS")]
+#[should_panic(
+    expected = "Semaphore::new: 2305843009213693952 permits exceeds Semaphore::MAX_PERMITS"
+)]
 fn new_beyond_max_panics() {
     let _ = Semaphore::new(Semaphore::MAX_PERMITS + 1);
 }
@@ -484,7 +520,10 @@ fn debug_output() {
 #[test]
 #[ignore = "long stress; CI runs it with --ignored"]
 fn stress_long() {
-    let secs: u64 = std::env::var("CDS_STRESS_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let secs: u64 = std::env::var("CDS_STRESS_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     let deadline = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < deadline {
         for sem in both_modes(3) {

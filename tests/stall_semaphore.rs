@@ -38,7 +38,11 @@ fn wait_for(flag: &AtomicBool) {
 fn release_between_link_and_park() {
     for fifo in [false, true] {
         let (reached, go) = hold("semaphore.acquire.before_park");
-        let sem = Arc::new(if fifo { Semaphore::new_fifo(0) } else { Semaphore::new(0) });
+        let sem = Arc::new(if fifo {
+            Semaphore::new_fifo(0)
+        } else {
+            Semaphore::new(0)
+        });
         let s2 = sem.clone();
         let waiter = std::thread::Builder::new()
             .name("semaphore.acquire.before_park".into())
@@ -65,13 +69,20 @@ fn grant_between_deadline_and_cancel_is_kept() {
     let s2 = sem.clone();
     let waiter = std::thread::Builder::new()
         .name("semaphore.timeout.before_cancel".into())
-        .spawn(move || s2.acquire_timeout(Duration::from_millis(1)).map(|p| p.num_permits()))
+        .spawn(move || {
+            s2.acquire_timeout(Duration::from_millis(1))
+                .map(|p| p.num_permits())
+        })
         .unwrap();
     wait_for(&reached);
     sem.add_permits(1); // handed to the still-linked waiter
     assert_eq!(sem.queued_waiters_for_tests(), 0);
     go.store(true, SeqCst);
     assert_eq!(waiter.join().unwrap(), Some(1));
-    assert_eq!(sem.available_permits(), 1, "its permit came back when dropped");
+    assert_eq!(
+        sem.available_permits(),
+        1,
+        "its permit came back when dropped"
+    );
     cds::hooks::clear("semaphore.timeout.before_cancel");
 }

@@ -107,7 +107,11 @@ pub fn measure(threads: usize, ops: usize, latency: bool, op: impl Fn() + Sync) 
         }
         samples.lock().unwrap().extend(local);
     });
-    let extra = if latency { vec![("p99_ns", p99(&samples))] } else { Vec::new() };
+    let extra = if latency {
+        vec![("p99_ns", p99(&samples))]
+    } else {
+        Vec::new()
+    };
     Sample { wall, extra }
 }
 
@@ -115,7 +119,12 @@ fn candidate<L: CounterLock>(threads: usize, ops: usize) -> Candidate<'static> {
     Candidate::new(L::NAME, move || {
         let lock = L::new();
         let s = measure(threads, ops, threads > cores(), || lock.inc());
-        assert_eq!(lock.get(), (ops / threads * threads) as u64, "{} lost an increment", L::NAME);
+        assert_eq!(
+            lock.get(),
+            (ops / threads * threads) as u64,
+            "{} lost an increment",
+            L::NAME
+        );
         s
     })
 }

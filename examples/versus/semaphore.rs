@@ -47,12 +47,18 @@ pub struct CondvarSem {
 }
 impl Sem for CondvarSem {
     fn new(permits: usize) -> Self {
-        Self { count: Mutex::new(permits), cv: Condvar::new() }
+        Self {
+            count: Mutex::new(permits),
+            cv: Condvar::new(),
+        }
     }
     #[inline]
     fn with(&self, f: impl FnOnce()) {
         {
-            let mut c = self.cv.wait_while(self.count.lock().unwrap(), |c| *c == 0).unwrap();
+            let mut c = self
+                .cv
+                .wait_while(self.count.lock().unwrap(), |c| *c == 0)
+                .unwrap();
             *c -= 1;
         }
         f();
@@ -106,7 +112,11 @@ fn candidate<S: Sem>(name: &str, permits: usize, threads: usize, ops: usize) -> 
                 counter.fetch_add(1, Relaxed);
             })
         });
-        assert_eq!(counter.load(Relaxed), ops as u64, "{name_owned} lost an increment");
+        assert_eq!(
+            counter.load(Relaxed),
+            ops as u64,
+            "{name_owned} lost an increment"
+        );
         s.extra.push(("permits", permits as f64));
         s
     })
@@ -125,7 +135,12 @@ pub fn run(report: &mut Report) {
                 candidate::<ChannelSem>("crossbeam_channel::bounded(n)", permits, threads, ops),
             ];
             if permits == 1 {
-                cands.push(candidate::<MutexAsSem>("std::sync::Mutex(same section)", permits, threads, ops));
+                cands.push(candidate::<MutexAsSem>(
+                    "std::sync::Mutex(same section)",
+                    permits,
+                    threads,
+                    ops,
+                ));
             }
             let workload = format!("acquire+inc+release, permits={permits}");
             report.cell("semaphore", &workload, threads, ops, &mut cands);

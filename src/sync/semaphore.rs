@@ -1167,7 +1167,13 @@ mod tests {
         }
         let rounds = if cfg!(miri) { 30 } else { 2_000 };
         for fifo in [false, true] {
-            let make = |n| if fifo { Semaphore::new_fifo(n) } else { Semaphore::new(n) };
+            let make = |n| {
+                if fifo {
+                    Semaphore::new_fifo(n)
+                } else {
+                    Semaphore::new(n)
+                }
+            };
             let (to_b, to_a) = (make(0), make(0));
             let data = Shared(std::cell::UnsafeCell::new(0));
             std::thread::scope(|s| {

@@ -26,7 +26,11 @@ pub enum Op {
     /// Link a fresh node into an empty source.
     Link { src: usize },
     /// `guard.protect(slot, source)`.
-    Protect { guard: usize, slot: usize, src: usize },
+    Protect {
+        guard: usize,
+        slot: usize,
+        src: usize,
+    },
     /// `guard.refresh()`: drop every protection of the guard.
     Refresh { guard: usize },
     /// Drop the guard and take a new one.
@@ -50,7 +54,11 @@ pub fn decode(bytes: &[u8]) -> (usize, Vec<Op>) {
             let guard = (b / SOURCES) % GUARDS;
             match a % 6 {
                 0 => Op::Link { src },
-                1 => Op::Protect { guard, slot: (a / 6) % MAX_SLOTS, src },
+                1 => Op::Protect {
+                    guard,
+                    slot: (a / 6) % MAX_SLOTS,
+                    src,
+                },
                 2 => Op::Refresh { guard },
                 3 => Op::Renew { guard },
                 4 => Op::Retire { src },
@@ -89,8 +97,12 @@ pub fn check(threshold: usize, ops: &[Op]) {
     let mut next_id = 0;
     let mut unretired: Vec<*mut Node> = Vec::new();
 
-    let is_protected = |protected: &[[Option<(usize, *mut Node)>; MAX_SLOTS]; GUARDS], id: usize| {
-        protected.iter().flatten().any(|p| matches!(p, Some((i, _)) if *i == id))
+    let is_protected = |protected: &[[Option<(usize, *mut Node)>; MAX_SLOTS]; GUARDS],
+                        id: usize| {
+        protected
+            .iter()
+            .flatten()
+            .any(|p| matches!(p, Some((i, _)) if *i == id))
     };
 
     for op in ops {
@@ -99,7 +111,11 @@ pub fn check(threshold: usize, ops: &[Op]) {
                 if src_id[src] == usize::MAX {
                     let id = next_id;
                     next_id += 1;
-                    let n = Box::into_raw(Box::new(Node { id, payload: MAGIC, drops: drops.clone() }));
+                    let n = Box::into_raw(Box::new(Node {
+                        id,
+                        payload: MAGIC,
+                        drops: drops.clone(),
+                    }));
                     sources[src].store(n, SeqCst);
                     src_id[src] = id;
                     unretired.push(n);
@@ -107,7 +123,11 @@ pub fn check(threshold: usize, ops: &[Op]) {
             }
             Op::Protect { guard, slot, src } => {
                 let p = guards[guard].protect(slot, &sources[src]);
-                protected[guard][slot] = if p.is_null() { None } else { Some((src_id[src], p)) };
+                protected[guard][slot] = if p.is_null() {
+                    None
+                } else {
+                    Some((src_id[src], p))
+                };
             }
             Op::Refresh { guard } => {
                 guards[guard].refresh();
@@ -134,7 +154,11 @@ pub fn check(threshold: usize, ops: &[Op]) {
                 domain.flush();
                 for (id, &r) in retired.iter().enumerate() {
                     if r && !is_protected(&protected, id) {
-                        assert_eq!(drops[id].load(SeqCst), 1, "node {id} not reclaimed by flush");
+                        assert_eq!(
+                            drops[id].load(SeqCst),
+                            1,
+                            "node {id} not reclaimed by flush"
+                        );
                     }
                 }
             }
@@ -142,7 +166,11 @@ pub fn check(threshold: usize, ops: &[Op]) {
         // Never reclaimed while protected; never before retired; never twice.
         for g in &protected {
             for (id, p) in g.iter().flatten() {
-                assert_eq!(drops[*id].load(SeqCst), 0, "node {id} reclaimed while protected");
+                assert_eq!(
+                    drops[*id].load(SeqCst),
+                    0,
+                    "node {id} reclaimed while protected"
+                );
                 // SAFETY: protected, so not freed (checked just above).
                 assert_eq!(unsafe { (**p).payload }, MAGIC);
             }
@@ -150,13 +178,20 @@ pub fn check(threshold: usize, ops: &[Op]) {
         for (id, d) in drops.iter().enumerate() {
             let d = d.load(SeqCst);
             assert!(d <= 1, "node {id} reclaimed {d} times");
-            assert!(d == 0 || retired[id], "node {id} reclaimed before it was retired");
+            assert!(
+                d == 0 || retired[id],
+                "node {id} reclaimed before it was retired"
+            );
         }
     }
     drop(guards);
     drop(domain);
     for (id, &r) in retired.iter().enumerate() {
-        assert_eq!(drops[id].load(SeqCst), u8::from(r), "node {id} after the domain dropped");
+        assert_eq!(
+            drops[id].load(SeqCst),
+            u8::from(r),
+            "node {id} after the domain dropped"
+        );
     }
     for p in unretired {
         // SAFETY: never retired, still owned by the model.

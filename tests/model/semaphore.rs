@@ -53,7 +53,11 @@ pub fn decode(bytes: &[u8]) -> Vec<Op> {
 /// asserting every result equal.
 pub fn check(ops: &[Op]) {
     let fifo = ops.first() == Some(&Op::Fifo);
-    let sem = if fifo { Semaphore::new_fifo(2) } else { Semaphore::new(2) };
+    let sem = if fifo {
+        Semaphore::new_fifo(2)
+    } else {
+        Semaphore::new(2)
+    };
     let mut model_count: usize = 2;
     let mut held = Vec::new(); // ours
     let mut model_held: Vec<usize> = Vec::new();
@@ -61,10 +65,22 @@ pub fn check(ops: &[Op]) {
         match *op {
             Op::Fifo => {}
             Op::TryAcquire | Op::TryAcquireMany(_) => {
-                let n = if let Op::TryAcquireMany(n) = *op { n } else { 1 };
-                let ours = if n == 1 { sem.try_acquire() } else { sem.try_acquire_many(n) };
+                let n = if let Op::TryAcquireMany(n) = *op {
+                    n
+                } else {
+                    1
+                };
+                let ours = if n == 1 {
+                    sem.try_acquire()
+                } else {
+                    sem.try_acquire_many(n)
+                };
                 let expect = model_count >= n;
-                assert_eq!(ours.is_some(), expect, "{op:?} with {model_count} available");
+                assert_eq!(
+                    ours.is_some(),
+                    expect,
+                    "{op:?} with {model_count} available"
+                );
                 if let Some(p) = ours {
                     assert_eq!(p.num_permits(), n);
                     model_count -= n;
@@ -86,13 +102,21 @@ pub fn check(ops: &[Op]) {
             }
             Op::AcquireTimeoutZero(n) => {
                 let ours = sem.acquire_many_timeout(n, Duration::ZERO);
-                assert_eq!(ours.is_some(), model_count >= n, "{op:?} with {model_count} available");
+                assert_eq!(
+                    ours.is_some(),
+                    model_count >= n,
+                    "{op:?} with {model_count} available"
+                );
                 if let Some(p) = ours {
                     model_count -= n;
                     held.push(p);
                     model_held.push(n);
                 }
-                assert_eq!(sem.queued_waiters_for_tests(), 0, "a timed-out waiter stayed queued");
+                assert_eq!(
+                    sem.queued_waiters_for_tests(),
+                    0,
+                    "a timed-out waiter stayed queued"
+                );
             }
             Op::Release(i) | Op::Forget(i) => {
                 if held.is_empty() {

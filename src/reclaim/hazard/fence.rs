@@ -59,7 +59,14 @@ mod sys {
     fn membarrier(cmd: libc::c_long) -> bool {
         // SAFETY: `membarrier(cmd, flags = 0, cpu_id = 0)` reads and writes
         // no user memory; an unsupported command returns -1 (EINVAL/ENOSYS).
-        unsafe { libc::syscall(libc::SYS_membarrier, cmd, 0 as libc::c_long, 0 as libc::c_long) == 0 }
+        unsafe {
+            libc::syscall(
+                libc::SYS_membarrier,
+                cmd,
+                0 as libc::c_long,
+                0 as libc::c_long,
+            ) == 0
+        }
     }
 
     /// Registers once; returns the final mode.

@@ -384,11 +384,17 @@ unsafe impl Guard for HazardGuard<'_> {
         ptr: *mut T,
         mut witness: impl FnMut() -> bool,
     ) -> bool {
-        assert!(slot < MAX_SLOTS, "protection slot {slot} out of range (MAX_SLOTS = {MAX_SLOTS})");
+        assert!(
+            slot < MAX_SLOTS,
+            "protection slot {slot} out of range (MAX_SLOTS = {MAX_SLOTS})"
+        );
         // Release: overwriting the slot ends the previous protection; pairs
         // with the Acquire slot loads of a pass's snapshot. The store→load
         // order with the witness comes from the fence below.
-        self.record.slots[slot].store(ptr.cast(), crate::primitive::sync::atomic::Ordering::Release);
+        self.record.slots[slot].store(
+            ptr.cast(),
+            crate::primitive::sync::atomic::Ordering::Release,
+        );
         fence::light();
         // A failed witness leaves the stale hazard in place until the slot is
         // reused or cleared: harmless (it only delays one object), and the

@@ -98,11 +98,7 @@ impl RecordList {
 
     /// Claims a free record, or creates one. Lock-free: the walk is bounded
     /// by the list length and the push retries only when another push won.
-    pub(crate) fn acquire(
-        &self,
-        domain: *const super::domain::Domain,
-        shards: usize,
-    ) -> &Record {
+    pub(crate) fn acquire(&self, domain: *const super::domain::Domain, shards: usize) -> &Record {
         // Acquire: pairs with the Release CAS below (record initialization).
         let mut cur = self.head.load(Acquire);
         while !cur.is_null() {

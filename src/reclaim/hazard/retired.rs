@@ -80,7 +80,10 @@ impl Shard {
             // SAFETY: precondition 1: the caller owns `last`, unshared yet.
             unsafe { (*last).next = head };
             // Release: publishes the nodes to the Acquire swap in `take`.
-            match self.head.compare_exchange_weak(head, first, Release, Relaxed) {
+            match self
+                .head
+                .compare_exchange_weak(head, first, Release, Relaxed)
+            {
                 Ok(_) => return,
                 Err(now) => head = now,
             }

@@ -50,7 +50,11 @@ fn flush_reclaims_every_retired_object_once() {
         let g = domain.guard();
         retire(&g, counted(i, &drops));
     }
-    assert_eq!(drops.load(SeqCst), 0, "threshold not reached: nothing reclaimed yet");
+    assert_eq!(
+        drops.load(SeqCst),
+        0,
+        "threshold not reached: nothing reclaimed yet"
+    );
     assert_eq!(domain.stats().pending, n);
     domain.flush();
     assert_eq!(drops.load(SeqCst), n as usize);
@@ -164,11 +168,19 @@ fn dropping_a_private_domain_reclaims_everything_pending() {
             retire(&g, counted(i, &drops));
         }
         domain.flush();
-        assert_eq!(drops.load(SeqCst), n as usize - 1, "the protected one stays");
+        assert_eq!(
+            drops.load(SeqCst),
+            n as usize - 1,
+            "the protected one stays"
+        );
     }
     let clone = domain.clone();
     drop(domain);
-    assert_eq!(drops.load(SeqCst), n as usize - 1, "a handle is still alive");
+    assert_eq!(
+        drops.load(SeqCst),
+        n as usize - 1,
+        "a handle is still alive"
+    );
     drop(clone);
     assert_eq!(drops.load(SeqCst), n as usize);
 }
