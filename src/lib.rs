@@ -19,3 +19,6 @@
 pub mod hooks;
 pub(crate) mod primitive;
 pub mod reclaim;
+pub mod map;
+
+pub use map::HashMap;
