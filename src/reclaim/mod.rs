@@ -49,10 +49,10 @@ use crate::primitive::sync::atomic::{AtomicPtr, Ordering::Acquire};
 
 pub(crate) mod counters;
 mod epoch;
-// pub mod hazard; (in progress)
+pub mod hazard;
 
 pub use epoch::{Epoch, EpochGuard};
-// pub use hazard::{Hazard, HazardGuard};
+pub use hazard::{Hazard, HazardGuard};
 
 /// The number of protection slots every [`Guard`] offers (indices
 /// `0..MAX_SLOTS`). Epoch guards accept and ignore the index.

@@ -1,0 +1,200 @@
+//! A hazard-pointer domain: its records, its retired lists, and the
+//! reclamation pass.
+
+use core::ptr;
+
+use crossbeam_utils::CachePadded;
+
+use super::fence;
+use super::record::{Record, RecordList};
+use super::retired::{Retired, Shard};
+use crate::reclaim::{run_drop, ReclaimStats, MAX_SLOTS};
+
+/// Retired-list shards per domain (N in the bound).
+pub(crate) const SHARDS: usize = if cfg!(loom) { 1 } else { 8 };
+
+/// A pass runs when a shard's pending count reaches
+/// `max(threshold, SCAN_MULTIPLIER × records × MAX_SLOTS)` (k in the bound).
+pub(crate) const SCAN_MULTIPLIER: usize = 2;
+
+/// The default per-shard threshold (T in the bound); small under loom and
+/// miri so that models and interpreted tests reach passes quickly.
+pub(crate) const DEFAULT_THRESHOLD: usize = if cfg!(any(loom, miri)) { 2 } else { 128 };
+
+/// A hazard-pointer domain.
+///
+/// Invariants: every record on `records` has `domain == self` (set when it
+/// is created by [`Domain::acquire`]); a retired object sits in exactly one
+/// place (a shard list, or the chain a running pass took); the domain's
+/// address is stable (a static, or inside an `Arc`) while records exist.
+#[derive(Debug)]
+pub(crate) struct Domain {
+    records: RecordList,
+    shards: [CachePadded<Shard>; SHARDS],
+    threshold: usize,
+}
+
+impl Domain {
+    /// A domain with per-shard threshold `threshold` (at least 1).
+    #[cfg(not(loom))]
+    pub(crate) const fn new(threshold: usize) -> Self {
+        Self {
+            records: RecordList::new(),
+            shards: [const { CachePadded::new(Shard::new()) }; SHARDS],
+            threshold: if threshold == 0 { 1 } else { threshold },
+        }
+    }
+
+    /// A domain with per-shard threshold `threshold` (at least 1).
+    #[cfg(loom)]
+    pub(crate) fn new(threshold: usize) -> Self {
+        Self {
+            records: RecordList::new(),
+            shards: core::array::from_fn(|_| CachePadded::new(Shard::new())),
+            threshold: threshold.max(1),
+        }
+    }
+
+    /// Claims a record for a guard.
+    #[inline]
+    pub(crate) fn acquire(&self) -> &Record {
+        self.records.acquire(self, SHARDS)
+    }
+
+    /// Number of hazard records (H).
+    pub(crate) fn record_count(&self) -> usize {
+        self.records.len()
+    }
+
+    /// The configured threshold (T).
+    pub(crate) fn threshold(&self) -> usize {
+        self.threshold
+    }
+
+    /// The pending count at which a shard runs a pass.
+    #[inline]
+    fn trigger(&self) -> usize {
+        self.threshold
+            .max(SCAN_MULTIPLIER * self.records.len() * MAX_SLOTS)
+    }
+
+    /// Retires `ptr` into `shard`; runs a pass on it if the shard's pending
+    /// count reached the trigger.
+    ///
+    /// # Safety
+    ///
+    /// The preconditions of [`Guard::retire`](crate::reclaim::Guard::retire)
+    /// for this domain.
+    #[inline]
+    pub(crate) unsafe fn retire(&self, shard: usize, ptr: *mut (), drop_fn: unsafe fn(*mut ())) {
+        let pending = self.shards[shard].push_one(ptr, drop_fn);
+        if pending >= self.trigger() {
+            self.pass(shard);
+        }
+    }
+
+    /// Forces a pass on every shard.
+    pub(crate) fn flush(&self) {
+        for shard in 0..SHARDS {
+            self.pass(shard);
+        }
+    }
+
+    /// One reclamation pass over `shard`: take its list, fence, snapshot the
+    /// hazards, reclaim the unprotected, push the protected back.
+    ///
+    /// Re-entrant: the list is taken before any drop function runs, so a
+    /// drop function that retires (even into this shard, even triggering a
+    /// nested pass) finds a consistent domain.
+    #[cold]
+    #[inline(never)]
+    fn pass(&self, shard: usize) {
+        let shard = &self.shards[shard];
+        let mut cur = shard.take();
+        if cur.is_null() {
+            return;
+        }
+        // Every object on the taken chain was unlinked before it was
+        // retired, so before this fence; a reader whose witness ran after
+        // the unlink fails, and one whose witness ran before has its hazard
+        // visible to the snapshot below (fence.rs explains the pairing).
+        fence::heavy();
+        let mut hazards = Vec::new();
+        self.records.snapshot(&mut hazards);
+        hazards.sort_unstable();
+
+        let mut kept_first: *mut Retired = ptr::null_mut();
+        let mut kept_last: *mut Retired = ptr::null_mut();
+        let mut reclaimed = 0;
+        while !cur.is_null() {
+            let node = cur;
+            // SAFETY: the chain came from `take`, so this pass owns every
+            // node on it (Shard invariant); `node` is valid.
+            let (obj, drop_fn, next) = unsafe { ((*node).ptr, (*node).drop_fn, (*node).next) };
+            cur = next;
+            if hazards.binary_search(&obj).is_ok() {
+                // SAFETY: as above; relinking nodes this pass owns.
+                unsafe { (*node).next = kept_first };
+                if kept_last.is_null() {
+                    kept_last = node;
+                }
+                kept_first = node;
+            } else {
+                // SAFETY: `node` came from `Box::into_raw` in `push_one` and
+                // is owned here (see above); freed once.
+                drop(unsafe { Box::from_raw(node) });
+                // SAFETY: retire preconditions 1–4 held for `obj`; it was
+                // unlinked before the heavy fence and no hazard published
+                // before its unlink holds it, so no reader can still use it.
+                unsafe { run_drop(obj, drop_fn) };
+                reclaimed += 1;
+            }
+        }
+        if !kept_first.is_null() {
+            // SAFETY: `kept_first ..= kept_last` is a chain of boxed nodes
+            // this pass owns.
+            unsafe { shard.push_chain(kept_first, kept_last) };
+        }
+        shard.note_reclaimed(reclaimed);
+    }
+
+    /// Retired / reclaimed / pending, summed over shards.
+    pub(crate) fn stats(&self) -> ReclaimStats {
+        let (mut pending, mut reclaimed) = (0u64, 0u64);
+        for shard in &self.shards {
+            pending += shard.pending() as u64;
+            reclaimed += shard.reclaimed();
+        }
+        ReclaimStats::from_counts(reclaimed + pending, reclaimed)
+    }
+}
+
+impl Drop for Domain {
+    /// Reclaims everything still pending and frees the records. Only a
+    /// private domain drops (when its last handle goes), and no guard can
+    /// exist then: guards borrow a handle.
+    fn drop(&mut self) {
+        for shard in &self.shards {
+            let mut reclaimed = 0;
+            // A drop function cannot retire into a domain with no handle
+            // left, but loop anyway rather than leak.
+            loop {
+                let mut cur = shard.take();
+                if cur.is_null() {
+                    break;
+                }
+                while !cur.is_null() {
+                    // SAFETY: the chain came from `take` (owned, boxed nodes).
+                    let node = unsafe { Box::from_raw(cur) };
+                    cur = node.next;
+                    // SAFETY: retire preconditions held; no guard of this
+                    // domain exists, so nothing protects `node.ptr`.
+                    unsafe { run_drop(node.ptr, node.drop_fn) };
+                    reclaimed += 1;
+                }
+            }
+            shard.note_reclaimed(reclaimed);
+        }
+        self.records.free_all();
+    }
+}

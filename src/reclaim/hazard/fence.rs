@@ -1,0 +1,152 @@
+//! The asymmetric fence pair of the hazard-pointer protocol.
+//!
+//! A reader publishes a hazard and then re-reads its witness; the reclaimer
+//! unlinks, then reads every hazard. Each side needs a store→load barrier
+//! between its two steps, and at least one of the two must see the other's
+//! store. Readers run far more often than reclaimers, so the barrier is made
+//! asymmetric (folly's `asymmetric_thread_fence_light/heavy`):
+//!
+//! | mode | reader ([`light`]) | reclaimer ([`heavy`]) |
+//! |---|---|---|
+//! | asymmetric (Linux, membarrier registered) | `compiler_fence(SeqCst)` | `membarrier(PRIVATE_EXPEDITED)` + `fence(SeqCst)` |
+//! | symmetric (fallback) | `fence(SeqCst)` | `fence(SeqCst)` |
+//!
+//! `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)` makes every thread of the
+//! process that is running at the time execute a full memory barrier (an
+//! IPI), and a thread that is not running passes through the scheduler,
+//! which is one; so the reader's compiler fence is upgraded to a real fence
+//! exactly when a reclaimer needs it. The process must register with
+//! `MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED` first; [`init`] does, once per
+//! process, before the first hazard domain hands out a guard.
+//!
+//! The symmetric fallback is used when registration fails (old kernel,
+//! seccomp), off Linux, and always under `cfg(loom)`, `cfg(miri)` and
+//! `--cfg cds_fence_fallback` (the thread-sanitizer run: TSan does not model
+//! membarrier). Loom therefore checks only the symmetric protocol.
+//!
+//! # Mode word
+//!
+//! | `MODE` | meaning | reader | reclaimer |
+//! |---|---|---|---|
+//! | `UNINIT` | [`init`] not finished | `fence(SeqCst)` | runs [`init`] first |
+//! | `ASYMMETRIC` | registered | compiler fence | membarrier |
+//! | `SYMMETRIC` | registration failed or not attempted | `fence(SeqCst)` | `fence(SeqCst)` |
+//!
+//! `MODE` moves once, from `UNINIT` to a final value. A reader that sees
+//! `UNINIT` fences fully, which pairs with either reclaimer fence; a
+//! reclaimer always acts on the final value, so a reader that used a
+//! compiler fence (it saw `ASYMMETRIC`) meets a membarrier.
+
+use crate::primitive::sync::atomic::{fence, Ordering::SeqCst};
+
+#[cfg(all(target_os = "linux", not(any(loom, miri, cds_fence_fallback))))]
+mod sys {
+    use core::sync::atomic::AtomicU8;
+    use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+
+    pub(super) const UNINIT: u8 = 0;
+    pub(super) const ASYMMETRIC: u8 = 1;
+    pub(super) const SYMMETRIC: u8 = 2;
+
+    /// See the state table in the module docs.
+    pub(super) static MODE: AtomicU8 = AtomicU8::new(UNINIT);
+
+    // From linux/membarrier.h (stable kernel ABI since 4.14); defined here
+    // so that older libc releases without them still build.
+    const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
+    const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
+
+    fn membarrier(cmd: libc::c_long) -> bool {
+        // SAFETY: `membarrier(cmd, flags = 0, cpu_id = 0)` reads and writes
+        // no user memory; an unsupported command returns -1 (EINVAL/ENOSYS).
+        unsafe { libc::syscall(libc::SYS_membarrier, cmd, 0 as libc::c_long, 0 as libc::c_long) == 0 }
+    }
+
+    /// Registers once; returns the final mode.
+    #[cold]
+    pub(super) fn register() -> u8 {
+        let mode = if membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) {
+            ASYMMETRIC
+        } else {
+            SYMMETRIC
+        };
+        // Release/Acquire: pairs with the Acquire loads in `mode()`, so a
+        // thread that sees ASYMMETRIC also sees the registration done.
+        match MODE.compare_exchange(UNINIT, mode, Release, Acquire) {
+            Ok(_) => mode,
+            // Another thread finished first; registration is idempotent.
+            Err(now) => now,
+        }
+    }
+
+    /// The final mode, registering if needed.
+    #[inline]
+    pub(super) fn mode() -> u8 {
+        // Acquire: pairs with the Release CAS in `register`.
+        match MODE.load(Acquire) {
+            UNINIT => register(),
+            m => m,
+        }
+    }
+
+    /// Reader side: true iff the compiler fence suffices.
+    #[inline(always)]
+    pub(super) fn reader_may_skip_fence() -> bool {
+        // Relaxed: the value is write-once; a stale UNINIT only makes the
+        // reader take the full fence (see the module's state table).
+        MODE.load(Relaxed) == ASYMMETRIC
+    }
+
+    /// The heavy side in asymmetric mode.
+    pub(super) fn expedited() {
+        if !membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) {
+            // Readers already rely on it: continuing would be unsound.
+            eprintln!("cds: membarrier(PRIVATE_EXPEDITED) failed after registration; aborting");
+            std::process::abort();
+        }
+    }
+}
+
+/// Registers the process for expedited membarrier (once; later calls are a
+/// load). Called when a domain is created, before it hands out a guard.
+#[inline]
+pub(crate) fn init() {
+    #[cfg(all(target_os = "linux", not(any(loom, miri, cds_fence_fallback))))]
+    let _ = sys::mode();
+}
+
+/// True when readers use only a compiler fence (for docs and tests).
+pub(crate) fn is_asymmetric() -> bool {
+    #[cfg(all(target_os = "linux", not(any(loom, miri, cds_fence_fallback))))]
+    return sys::mode() == sys::ASYMMETRIC;
+    #[allow(unreachable_code)]
+    false
+}
+
+/// The reader's fence, between publishing a hazard and reading the witness.
+#[inline(always)]
+pub(crate) fn light() {
+    #[cfg(all(target_os = "linux", not(any(loom, miri, cds_fence_fallback))))]
+    if sys::reader_may_skip_fence() {
+        // SeqCst compiler fence: the hazard store and the witness load are
+        // not reordered by the compiler; the CPU ordering comes from the
+        // reclaimer's membarrier (`heavy`).
+        crate::primitive::sync::atomic::compiler_fence(SeqCst);
+        return;
+    }
+    // SeqCst fence: pairs with the SeqCst fence in `heavy` (store→load
+    // barrier on both sides, Michael 2004's symmetric protocol).
+    fence(SeqCst);
+}
+
+/// The reclaimer's fence, between unlinking (retire) and reading hazards.
+#[inline]
+pub(crate) fn heavy() {
+    #[cfg(all(target_os = "linux", not(any(loom, miri, cds_fence_fallback))))]
+    if sys::mode() == sys::ASYMMETRIC {
+        sys::expedited();
+    }
+    // SeqCst fence: pairs with the reader's fence in `light` (symmetric
+    // mode), and orders this thread's own accesses around the membarrier.
+    fence(SeqCst);
+}

@@ -1,0 +1,539 @@
+//! [`Hazard`]: hazard-pointer reclamation (ours).
+//!
+//! # Algorithm
+//!
+//! Michael, *Hazard pointers: safe memory reclamation for lock-free
+//! objects*, IEEE TPDS 15(6), 2004, with the domain organisation of folly's
+//! `hazptr` (records reused through a per-domain list, retired lists owned
+//! by the domain, asymmetric fences).
+//!
+//! - A **domain** owns a grow-only lock-free list of **hazard records**, each
+//!   with [`MAX_SLOTS`] slots, and `N` sharded lists of retired objects.
+//!   Records are acquired by a [`HazardGuard`] and released when it drops;
+//!   they are freed only with the domain. The process-wide global domain
+//!   ([`Hazard::global`], the `Default`) caches one record per thread, so a
+//!   guard costs a thread-local access; private domains ([`Hazard::new`])
+//!   do not (their records must not outlive them in other threads' caches).
+//! - **Protect**: store the pointer in a slot, fence, then run the caller's
+//!   witness (see [the seam](crate::reclaim#protection-needs-a-witness)).
+//!   The fence is asymmetric: a compiler fence on the reader and
+//!   `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)` on the reclaimer (Linux,
+//!   registered when a domain is created), `fence(SeqCst)` on both sides
+//!   otherwise, under loom, under miri and under `--cfg cds_fence_fallback`.
+//!   **Loom checks only the symmetric protocol.**
+//! - **Retire** pushes the object onto the shard of the retiring guard's
+//!   record and bumps that shard's pending count. When the count reaches
+//!   `max(T, k·H·S)` the retiring thread runs a **pass** over the shard: take
+//!   the whole list, issue the heavy fence, snapshot every slot of every
+//!   record, run the drop function of every object not in the snapshot, push
+//!   the others back. The list is taken before any drop function runs, so a
+//!   drop function that retires again (re-entrant pass) is fine. A drop
+//!   function that panics aborts the process (see [`crate::reclaim`]).
+//!   [`Reclaim::flush`] forces a pass over every shard.
+//! - When the last handle of a private domain drops, everything still pending
+//!   is reclaimed and the records are freed.
+//!
+//! # Garbage bound
+//!
+//! Let `T` be the threshold (default 128 per shard, [`Hazard::with_threshold`]),
+//! `H` the number of hazard records ([`Hazard::record_count`]: at most the
+//! largest number of guards ever alive at once in the domain), `S =`
+//! [`MAX_SLOTS`], `k =` [`Hazard::SCAN_MULTIPLIER`] `= 2`, `N =`
+//! [`Hazard::SHARDS`], `R = max(T, k·H·S)` the trigger, and `C` the largest
+//! number of threads concurrently inside `retire` or `flush` on the domain
+//! (a re-entrant pass counts as one more). Then, at every moment, the
+//! domain's pending count (retired, drop function not yet run) satisfies
+//!
+//! ```text
+//! pending ≤ N·(R − 1) + C·(C + 1)·(H·S + 1)
+//! ```
+//!
+//! whatever the protecting threads do, including holding a protection
+//! forever or stalling anywhere. When at most one thread retires into each
+//! shard and nobody flushes concurrently, each shard stays at `≤ R`.
+//!
+//! Why: a pass keeps only objects whose address is in its snapshot, at most
+//! `H·S`, and `R ≥ 2·H·S`. Per shard, take the last retire `t₀` that left
+//! the pending count below `R` (at most `R − 1` objects then); after it,
+//! every retire runs a pass that takes the list. An object retired after
+//! `t₀` is on the list only until its retirer's take, or is in the chain of
+//! a pass in flight, or was pushed back by one; at most `C` retirers are
+//! between push and take, at most `C` passes are in flight, each holding at
+//! most `C` fresh objects plus `C·H·S` pushed back, and the list holds at
+//! most `C·(1 + H·S)`. Summing over the `N` shards gives the formula. The
+//! bound counts objects, not bytes, and grows with `H`; `tests/bound_hazard.rs`
+//! checks it with one node protected forever and a million retires.
+//!
+//! # Progress
+//!
+//! - `protect_with` is wait-free: a store, a fence and the caller's witness
+//!   (the [`Guard::protect`] loop is lock-free: it retries only when the
+//!   source changed).
+//! - `guard()` is lock-free: a thread-local cache hit (global domain) or a
+//!   walk of the record list and one CAS per free record tried, pushing a new
+//!   record if none is free. Dropping a guard is wait-free.
+//! - `retire` is lock-free (one CAS push); a pass it triggers is bounded by
+//!   the list it took and `H·S` (plus the drop functions it runs), never
+//!   waiting for another thread.
+//!
+//! # Costs
+//!
+//! A protect is a store, a compiler fence (asymmetric mode) and the witness
+//! load; a guard on the global domain is a thread-local access and clearing
+//! [`MAX_SLOTS`] slots on drop; a retire allocates one small node; a pass
+//! costs a `membarrier` syscall (hundreds of nanoseconds, amortized over at
+//! least `R/2` retires) plus `O(H·S·log(H·S) + list)`.
+//!
+//! # Under loom
+//!
+//! Use private domains in loom models ([`Hazard::new`] or
+//! [`Hazard::with_threshold`]). The global domain works under loom (it lives
+//! in a loom lazy static and caches no records thread-locally), but loom
+//! drops it at the end of every execution.
+
+mod domain;
+mod fence;
+mod record;
+mod retired;
+
+use core::fmt;
+use core::marker::PhantomData;
+
+use self::domain::Domain;
+use self::record::Record;
+use crate::primitive::sync::Arc;
+use crate::reclaim::{Guard, Reclaim, ReclaimStats, MAX_SLOTS};
+
+/// A handle to a hazard-pointer domain: the process-wide global one
+/// ([`Hazard::global`], the `Default`) or a private one ([`Hazard::new`]).
+///
+/// Clones are handles to the same domain. A private domain reclaims
+/// everything still pending when its last handle drops. See the
+/// [module docs](self) for the algorithm, the garbage bound and costs.
+///
+/// # Examples
+///
+/// ```
+/// use cds::reclaim::{Guard, Hazard, Reclaim};
+/// use std::sync::atomic::AtomicPtr;
+///
+/// let domain = Hazard::new();
+/// let node = Box::into_raw(Box::new(7u64));
+/// let src = AtomicPtr::new(node);
+///
+/// let mut guard = domain.guard();
+/// let p = guard.protect(0, &src);
+/// // SAFETY: `p` is protected and was not yet unlinked.
+/// assert_eq!(unsafe { *p }, 7);
+///
+/// unsafe fn free(p: *mut ()) {
+///     // SAFETY: `p` came from `Box::into_raw(Box<u64>)`, reclaimed once.
+///     drop(unsafe { Box::from_raw(p.cast::<u64>()) });
+/// }
+/// src.store(std::ptr::null_mut(), std::sync::atomic::Ordering::Release); // unlink
+/// // SAFETY: unlinked, retired once, only this domain's guards protect it,
+/// // and `free` may run on any thread.
+/// unsafe { guard.retire(node.cast(), free) };
+/// domain.flush();
+/// assert_eq!(domain.stats().pending, 1); // still protected by `guard`
+/// drop(guard);
+/// domain.flush();
+/// assert_eq!(domain.stats().reclaimed, 1);
+/// ```
+#[derive(Clone)]
+pub struct Hazard {
+    inner: Inner,
+}
+
+#[derive(Clone)]
+enum Inner {
+    Global,
+    Private(Arc<Domain>),
+}
+
+impl Hazard {
+    /// Retired-list shards per domain (`N` in the garbage bound).
+    pub const SHARDS: usize = domain::SHARDS;
+
+    /// `k` in the pass trigger `max(T, k·H·MAX_SLOTS)`.
+    pub const SCAN_MULTIPLIER: usize = domain::SCAN_MULTIPLIER;
+
+    /// The default threshold `T` (per shard); smaller under loom and miri.
+    pub const DEFAULT_THRESHOLD: usize = domain::DEFAULT_THRESHOLD;
+
+    /// A handle to the process-wide global domain (the same as
+    /// `Hazard::default()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cds::reclaim::{Hazard, Reclaim};
+    /// let h = Hazard::global();
+    /// drop(h.guard());
+    /// assert!(h.record_count() >= 1);
+    /// ```
+    pub const fn global() -> Self {
+        Self {
+            inner: Inner::Global,
+        }
+    }
+
+    /// A new private domain with the default threshold.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cds::reclaim::{Hazard, Reclaim};
+    /// let h = Hazard::new();
+    /// assert_eq!(h.stats().retired, 0);
+    /// ```
+    pub fn new() -> Self {
+        Self::with_threshold(Self::DEFAULT_THRESHOLD)
+    }
+
+    /// A new private domain whose shards run a pass once
+    /// `max(threshold, k·H·MAX_SLOTS)` objects are pending in them (a
+    /// threshold of 0 counts as 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cds::reclaim::Hazard;
+    /// let h = Hazard::with_threshold(16);
+    /// assert_eq!(h.threshold(), 16);
+    /// ```
+    pub fn with_threshold(threshold: usize) -> Self {
+        // Register for membarrier before the domain hands out any guard.
+        fence::init();
+        Self {
+            inner: Inner::Private(Arc::new(Domain::new(threshold))),
+        }
+    }
+
+    #[inline]
+    fn domain(&self) -> &Domain {
+        match &self.inner {
+            Inner::Global => global::domain(),
+            Inner::Private(d) => d,
+        }
+    }
+
+    /// The number of hazard records the domain has created (`H` in the
+    /// bound): at most the largest number of guards alive at once, plus one
+    /// cached per thread for the global domain. Never decreases.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cds::reclaim::{Hazard, Reclaim};
+    /// let h = Hazard::new();
+    /// let (a, b) = (h.guard(), h.guard());
+    /// assert_eq!(h.record_count(), 2);
+    /// drop((a, b));
+    /// drop(h.guard()); // reuses a record
+    /// assert_eq!(h.record_count(), 2);
+    /// ```
+    pub fn record_count(&self) -> usize {
+        self.domain().record_count()
+    }
+
+    /// The threshold `T` of the domain.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cds::reclaim::Hazard;
+    /// assert_eq!(Hazard::global().threshold(), Hazard::DEFAULT_THRESHOLD);
+    /// ```
+    pub fn threshold(&self) -> usize {
+        self.domain().threshold()
+    }
+
+    /// True if both handles refer to the same domain.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cds::reclaim::Hazard;
+    /// let a = Hazard::new();
+    /// assert!(a.same_domain(&a.clone()));
+    /// assert!(!a.same_domain(&Hazard::new()));
+    /// assert!(Hazard::global().same_domain(&Hazard::default()));
+    /// ```
+    pub fn same_domain(&self, other: &Hazard) -> bool {
+        core::ptr::eq(self.domain(), other.domain())
+    }
+}
+
+impl Default for Hazard {
+    /// The global domain.
+    fn default() -> Self {
+        Self::global()
+    }
+}
+
+impl fmt::Debug for Hazard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.inner {
+            Inner::Global => "global",
+            Inner::Private(_) => "private",
+        };
+        f.debug_struct("Hazard")
+            .field("domain", &kind)
+            .field("threshold", &self.threshold())
+            .field("records", &self.record_count())
+            .field(
+                "fence",
+                &if fence::is_asymmetric() {
+                    "asymmetric (membarrier)"
+                } else {
+                    "symmetric (SeqCst)"
+                },
+            )
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+// SAFETY: an object retired through a `HazardGuard` of this domain is
+// reclaimed only by a pass whose snapshot, taken after the heavy fence that
+// follows its unlink, does not contain its address; a guard whose protection
+// validated (witness after its own fence) has its hazard in every such
+// snapshot until it clears the slot (fence.rs). Each retired object sits in
+// exactly one list or pass chain, so it is reclaimed at most once.
+unsafe impl Reclaim for Hazard {
+    type Guard<'r> = HazardGuard<'r>;
+
+    #[inline]
+    fn guard(&self) -> HazardGuard<'_> {
+        let (record, cached) = match &self.inner {
+            Inner::Global => (global::acquire(), true),
+            Inner::Private(d) => (d.acquire(), false),
+        };
+        HazardGuard {
+            record,
+            cached,
+            _handle: PhantomData,
+        }
+    }
+
+    fn flush(&self) {
+        self.domain().flush();
+    }
+
+    fn stats(&self) -> ReclaimStats {
+        self.domain().stats()
+    }
+}
+
+/// A critical section of [`Hazard`]: one hazard record with [`MAX_SLOTS`]
+/// protection slots.
+///
+/// A protection holds until its slot is reused, [`Guard::refresh`] is called
+/// or the guard drops. Under `Hazard` every live guard (and every `Ref` a
+/// structure hands out, which owns a guard) holds one record; records are
+/// reused, never freed while their domain lives.
+///
+/// # Examples
+///
+/// A guard cannot outlive its reclaimer:
+///
+/// ```compile_fail
+/// use cds::reclaim::{Hazard, Reclaim};
+/// let guard = {
+///     let domain = Hazard::new();
+///     domain.guard()
+/// };
+/// drop(guard);
+/// ```
+#[must_use]
+pub struct HazardGuard<'r> {
+    /// The record this guard owns (its `active` flag is set for us).
+    record: &'r Record,
+    /// Return the record to the thread cache (global domain) on drop.
+    cached: bool,
+    _handle: PhantomData<&'r Hazard>,
+}
+
+impl fmt::Debug for HazardGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HazardGuard")
+            .field("slots", &self.record.slots)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HazardGuard<'_> {
+    #[inline]
+    fn domain(&self) -> &Domain {
+        // SAFETY: a record's `domain` points to the domain owning it
+        // (Domain invariant), which outlives the handle this guard borrows.
+        unsafe { &*self.record.domain }
+    }
+}
+
+// SAFETY: see `Reclaim for Hazard`: `protect_with` returns true only after
+// publishing, fencing and a successful witness, and the hazard stays
+// published until the slot is overwritten, cleared by `refresh`, or the
+// guard drops.
+unsafe impl Guard for HazardGuard<'_> {
+    #[inline]
+    fn protect_with<T>(
+        &mut self,
+        slot: usize,
+        ptr: *mut T,
+        mut witness: impl FnMut() -> bool,
+    ) -> bool {
+        assert!(slot < MAX_SLOTS, "protection slot {slot} out of range (MAX_SLOTS = {MAX_SLOTS})");
+        // Release: overwriting the slot ends the previous protection; pairs
+        // with the Acquire slot loads of a pass's snapshot. The store→load
+        // order with the witness comes from the fence below.
+        self.record.slots[slot].store(ptr.cast(), crate::primitive::sync::atomic::Ordering::Release);
+        fence::light();
+        // A failed witness leaves the stale hazard in place until the slot is
+        // reused or cleared: harmless (it only delays one object), and the
+        // retry loop of `protect` overwrites it anyway.
+        witness()
+    }
+
+    #[inline]
+    fn protect_tagged_with(
+        &mut self,
+        slot: usize,
+        word: usize,
+        mask: usize,
+        witness: impl FnMut() -> bool,
+    ) -> bool {
+        // Only the address is published (a hazard is compared, never
+        // dereferenced): build it without an integer-to-pointer cast.
+        let addr = core::ptr::null_mut::<u8>().wrapping_add(word & mask);
+        self.protect_with(slot, addr.cast::<()>(), witness)
+    }
+
+    #[inline]
+    fn refresh(&mut self) {
+        self.record.clear();
+    }
+
+    #[inline]
+    unsafe fn retire(&self, ptr: *mut (), drop_fn: unsafe fn(*mut ())) {
+        // SAFETY: the caller upholds `Guard::retire`'s preconditions, and
+        // this guard's record belongs to the domain we retire into (3).
+        unsafe { self.domain().retire(self.record.shard, ptr, drop_fn) };
+    }
+}
+
+impl Drop for HazardGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.record.clear();
+        if self.cached {
+            global::release(self.record);
+        } else {
+            self.record.release();
+        }
+    }
+}
+
+/// The global domain and its per-thread record cache.
+#[cfg(not(loom))]
+mod global {
+    use core::cell::Cell;
+    use core::ptr;
+
+    use super::domain::{Domain, DEFAULT_THRESHOLD};
+    use super::fence;
+    use super::record::Record;
+
+    static GLOBAL: Domain = Domain::new(DEFAULT_THRESHOLD);
+
+    /// One cached record per thread; released to the domain at thread exit.
+    /// Invariant: a non-null pointer is a record of `GLOBAL` owned by this
+    /// thread, with every slot clear.
+    struct Cache(Cell<*const Record>);
+
+    impl Drop for Cache {
+        fn drop(&mut self) {
+            let record = self.0.replace(ptr::null());
+            if !record.is_null() {
+                // SAFETY: records of the static domain are never freed.
+                unsafe { &*record }.release();
+            }
+        }
+    }
+
+    crate::primitive::thread_local! {
+        static CACHE: Cache = const { Cache(Cell::new(ptr::null())) };
+    }
+
+    #[inline(always)]
+    pub(super) fn domain() -> &'static Domain {
+        &GLOBAL
+    }
+
+    /// Takes the thread's cached record, or claims one from the domain
+    /// (also when the thread-local is already destroyed: never panics).
+    #[inline]
+    pub(super) fn acquire() -> &'static Record {
+        let cached = CACHE
+            .try_with(|c| c.0.replace(ptr::null()))
+            .unwrap_or(ptr::null());
+        if cached.is_null() {
+            return acquire_slow();
+        }
+        // SAFETY: Cache invariant: a record of the static domain, owned by
+        // this thread, now handed to the guard.
+        unsafe { &*cached }
+    }
+
+    #[cold]
+    fn acquire_slow() -> &'static Record {
+        fence::init();
+        GLOBAL.acquire()
+    }
+
+    /// Puts a cleared record back in the thread cache, or releases it to
+    /// the domain when the cache is full or already destroyed. `record`
+    /// must be a record of the global domain (the Cache invariant).
+    #[inline]
+    pub(super) fn release(record: &Record) {
+        let stored = CACHE.try_with(|c| {
+            if c.0.get().is_null() {
+                c.0.set(record as *const Record);
+                true
+            } else {
+                false
+            }
+        });
+        if stored != Ok(true) {
+            record.release();
+        }
+    }
+}
+
+/// The global domain under loom: a loom lazy static, no thread cache (loom
+/// drops lazy statics before thread-locals, DESIGN §2).
+#[cfg(loom)]
+mod global {
+    use super::domain::{Domain, DEFAULT_THRESHOLD};
+    use super::record::Record;
+
+    crate::primitive::lazy_static! {
+        static ref GLOBAL: Domain = Domain::new(DEFAULT_THRESHOLD);
+    }
+
+    pub(super) fn domain() -> &'static Domain {
+        &GLOBAL
+    }
+
+    pub(super) fn acquire() -> &'static Record {
+        GLOBAL.acquire()
+    }
+
+    pub(super) fn release(record: &Record) {
+        record.release();
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests;
