@@ -24,6 +24,10 @@ macro_rules! both {
             fn epoch() {
                 super::$name::<cds::reclaim::Epoch>();
             }
+            #[test]
+            fn hazard() {
+                super::$name::<cds::reclaim::Hazard>();
+            }
         }
     )*};
 }

@@ -47,7 +47,7 @@ pub fn decode(bytes: &[u8]) -> Vec<Op> {
         .collect()
 }
 
-/// Every key hashes to the same value.
+/// Every key hashes to the same value (one home, one run).
 #[derive(Clone, Default)]
 pub struct Colliding;
 pub struct CollidingHasher;
@@ -67,13 +67,20 @@ impl BuildHasher for Colliding {
 /// Applies `ops` to std's map and to ours (two hashers), asserting that
 /// every result is equal and the invariants hold after every op.
 pub fn check(ops: &[Op]) {
-    let ours = cds::HashMap::<u8, u32>::new();
-    let colliding = cds::HashMap::<u8, u32, Colliding>::with_hasher(Colliding);
-    run(ops, &ours);
+    use cds::reclaim::{Epoch, Hazard};
+    use std::collections::hash_map::RandomState;
+    run(ops, &cds::HashMap::<u8, u32, RandomState, Epoch>::new());
+    // A private hazard domain: everything is freed when it drops.
+    let colliding = cds::HashMap::<u8, u32, Colliding, Hazard>::with_capacity_hasher_and_reclaimer(
+        0,
+        Colliding,
+        Hazard::with_threshold(1),
+    );
     run(ops, &colliding);
+    run(ops, &cds::HashMap::<u8, u32, RandomState, Hazard>::with_reclaimer(Hazard::new()));
 }
 
-fn run<S: BuildHasher>(ops: &[Op], ours: &cds::HashMap<u8, u32, S>) {
+fn run<S: BuildHasher, R: cds::reclaim::Reclaim>(ops: &[Op], ours: &cds::HashMap<u8, u32, S, R>) {
     let mut std = StdMap::new();
     for (i, op) in ops.iter().enumerate() {
         match *op {
