@@ -54,6 +54,14 @@ pub(crate) mod sync {
     pub(crate) use std::sync::Arc;
 }
 
+/// Atomics loom does not model: std's in every build. Only for statistics
+/// that synchronize nothing. They keep working during a loom model's
+/// shutdown, when thread-local destructors (crossbeam-epoch's deferred
+/// drops) run after loom's lazy statics are gone.
+pub(crate) mod unmodeled {
+    pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
+}
+
 /// Interior mutability with loom's closure-based access API.
 pub(crate) mod cell {
     #[cfg(loom)]

@@ -838,12 +838,17 @@ impl<K, V, R> RawMap<K, V, R> {
         V: Send + 'static,
     {
         let share = ((probe::seg_homes(t.log2) as f64 * self.max_load) as usize).max(1);
-        if count < share || (count != share && count % 8 != 0) {
+        if count < share {
             return;
         }
         let limit = probe::max_entries(t.log2, self.max_load);
         let n = t.segs.len();
         if n > 16 {
+            // Large tables: look at the crossing and every 8th entry above
+            // it, and only sample first.
+            if count != share && count % 8 != 0 {
+                return;
+            }
             let step = n / 16;
             // Relaxed: an estimate.
             let sample: usize = (0..16).map(|k| t.segs[k * step].count.load(Relaxed)).sum();

@@ -44,6 +44,7 @@ impl Block {
     }
 }
 
+#[cfg_attr(loom, allow(dead_code))]
 /// A set of per-thread counter blocks (one per static user: the epoch adapter,
 /// the global hazard domain).
 #[derive(Debug)]
@@ -183,11 +184,11 @@ macro_rules! per_thread_counters {
                 static LOCAL: $crate::reclaim::counters::LocalBlock =
                     const { $crate::reclaim::counters::LocalBlock::new(&REGISTRY) };
             }
+            // Not a loom lazy static: deferred drops run from thread-local
+            // destructors after loom has dropped its lazy statics.
             #[cfg(loom)]
-            $crate::primitive::lazy_static! {
-                static ref REGISTRY: $crate::reclaim::counters::Registry =
-                    $crate::reclaim::counters::Registry::new_loom();
-            }
+            static REGISTRY: $crate::reclaim::counters::UnmodeledCounts =
+                $crate::reclaim::counters::UnmodeledCounts::new();
 
             /// Counts `n` objects retired by this thread.
             #[inline]
@@ -239,23 +240,46 @@ impl LocalBlock {
     }
 }
 
-impl Registry {
-    /// A registry for loom builds: only the shared counters.
-    #[cfg(loom)]
-    pub(crate) fn new_loom() -> Self {
+/// The counters of a loom build: two std atomics that loom does not model
+/// (statistics synchronize nothing), usable during a model's shutdown.
+#[cfg(loom)]
+#[derive(Debug)]
+pub(crate) struct UnmodeledCounts {
+    retired: crate::primitive::unmodeled::AtomicU64,
+    reclaimed: crate::primitive::unmodeled::AtomicU64,
+}
+
+#[cfg(loom)]
+impl UnmodeledCounts {
+    /// Zero counts, usable in a `static`.
+    pub(crate) const fn new() -> Self {
         Self {
-            shared: CachePadded::new(Block::default()),
+            retired: crate::primitive::unmodeled::AtomicU64::new(0),
+            reclaimed: crate::primitive::unmodeled::AtomicU64::new(0),
         }
     }
 
-    /// Sums the shared counters (loom build).
-    #[cfg(loom)]
-    pub(crate) fn sum(&self) -> ReclaimStats {
-        ReclaimStats::from_counts(
-            self.shared.retired.load(Relaxed),
-            self.shared.reclaimed.load(Relaxed),
-        )
+    /// Adds to the retired count.
+    pub(crate) fn add_shared_retired(&self, n: u64) {
+        // Relaxed: a statistic.
+        self.retired.fetch_add(n, crate::primitive::unmodeled::Ordering::Relaxed);
     }
+
+    /// Adds to the reclaimed count.
+    pub(crate) fn add_shared_reclaimed(&self, n: u64) {
+        // Relaxed: a statistic.
+        self.reclaimed.fetch_add(n, crate::primitive::unmodeled::Ordering::Relaxed);
+    }
+
+    /// Both counts.
+    pub(crate) fn sum(&self) -> ReclaimStats {
+        use crate::primitive::unmodeled::Ordering::Relaxed;
+        ReclaimStats::from_counts(self.retired.load(Relaxed), self.reclaimed.load(Relaxed))
+    }
+}
+
+#[cfg_attr(loom, allow(dead_code))]
+impl Registry {
 
     /// Adds to the shared retired count (fallback path).
     #[cold]
