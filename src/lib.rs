@@ -19,6 +19,8 @@
 pub mod hooks;
 pub(crate) mod primitive;
 pub mod reclaim;
+#[cfg(target_pointer_width = "64")]
 pub mod map;
 
+#[cfg(target_pointer_width = "64")]
 pub use map::HashMap;

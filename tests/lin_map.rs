@@ -141,6 +141,10 @@ fn random_op(x: &mut u64, tid: usize, i: usize) -> Op {
 /// The threads persist across rounds and meet at a spin barrier before
 /// each one.
 fn check<S: BuildHasher + Sync + Send, R: Reclaim>(rounds: usize, make: impl Fn() -> HashMap<u8, u32, S, R>) -> f64 {
+    // One check at a time: parallel tests would oversubscribe the cores
+    // and serialize the threads, destroying the overlap.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let clock = AtomicU64::new(0);
     let arrived = AtomicUsize::new(0);
     let initial: StdMap<u8, u32> = [(0, 100)].into_iter().collect();

@@ -5,6 +5,7 @@
 //! `--quick` (every group well under ~15 s), `--reps N` (default 5).
 
 mod harness;
+mod map;
 
 use harness::{Opts, Report};
 
@@ -23,7 +24,7 @@ fn main() {
     }
     let mut report = Report::new(opts.clone());
     // One entry per group: (name, runner). Groups register here.
-    let groups: &[Group] = &[];
+    let groups: &[Group] = &[("map", map::run)];
     for (name, run) in groups {
         if opts.wants(name) {
             run(&mut report);

@@ -88,7 +88,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::VecDeque;
 
 use crate::reclaim::{Epoch, Guard, Reclaim};
-use raw::{Entry, Inserted, RawMap};
+use raw::{Entry, Inserted, Pending, RawMap};
 
 /// Default maximum load factor.
 const DEFAULT_MAX_LOAD: f64 = 0.875;
@@ -489,7 +489,7 @@ where
     /// ```
     pub fn insert(&self, key: K, value: V) -> Option<Ref<'_, K, V, R>> {
         let mut g = self.raw.reclaimer.guard();
-        match self.raw.insert(&mut g, Entry::boxed(self.hash(&key), key, value), true) {
+        match self.raw.insert(&mut g, Pending::new(self.hash(&key), key, value), true) {
             // SAFETY: a replaced entry stays protected in `g`'s entry slot.
             Inserted::Replaced(old) => Some(unsafe { Ref::new(g, old) }),
             _ => None,
@@ -552,7 +552,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let mut g = self.raw.reclaimer.guard();
-        self.raw.probe(&mut g, self.hash(key), |k| k.borrow() == key).word != 0
+        !self.raw.probe(&mut g, self.hash(key), |k| k.borrow() == key).word.is_null()
     }
 
     /// Removes `key`; returns its entry (valid through the [`Ref`]).
@@ -595,7 +595,7 @@ where
             // SAFETY: a hit is protected in `g`'s entry slot.
             return unsafe { Ref::new(g, e) };
         }
-        let new = Entry::boxed(hash, key, make());
+        let new = Pending::new(hash, key, make());
         match self.raw.insert(&mut g, new, false) {
             // SAFETY: `insert` without replace leaves the linked (new or
             // existing) entry protected in `g`'s entry slot.
@@ -732,7 +732,7 @@ pub struct Iter<'m, K, V, S, R: Reclaim> {
     map: &'m HashMap<K, V, S, R>,
     cursor: u128,
     end: u128,
-    buf: Vec<(usize, u64)>,
+    buf: Vec<(usize, *mut Entry<K, V>)>,
     items: VecDeque<Ref<'m, K, V, R>>,
 }
 
@@ -886,7 +886,7 @@ where
     /// ```
     pub fn insert(&mut self, key: K, value: V) -> Option<&V> {
         let map = self.map;
-        let new = Entry::boxed(map.hash(&key), key, value);
+        let new = Pending::new(map.hash(&key), key, value);
         match map.raw.insert(self.tick(), new, true) {
             // SAFETY: the replaced entry stays protected in the guard's entry
             // slot until the next operation (which needs `&mut self`).
@@ -955,7 +955,7 @@ where
         let g = self.tick();
         let e = match map.raw.probe(g, hash, |k| *k == key).entry() {
             Some(e) => e,
-            None => match map.raw.insert(g, Entry::boxed(hash, key, make()), false) {
+            None => match map.raw.insert(g, Pending::new(hash, key, make()), false) {
                 Inserted::New(e) => e,
                 Inserted::Existing(e, rejected) => {
                     drop(rejected);

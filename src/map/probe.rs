@@ -4,7 +4,9 @@
 //!
 //! # Slot words
 //!
-//! A slot is one 64-bit word: `0` when empty, otherwise
+//! A slot is one 64-bit pointer: null when empty, otherwise the entry's
+//! pointer with tag bits added in its unused high bits (with
+//! `wrapping_add`, so it keeps its provenance):
 //!
 //! | bits    | field |
 //! |---------|-------|
@@ -15,8 +17,9 @@
 //! so that a probe compares fingerprints and distances without
 //! dereferencing entries. User-space addresses fit in 48 bits on the
 //! platforms we target (x86-64 and AArch64 Linux hand out addresses below
-//! 2^47 unless asked for more); [`pack`] asserts it and panics with a clear
-//! message otherwise (documented on the map).
+//! 2^47 unless asked for more); [`tag`] asserts it and panics with a clear
+//! message otherwise (documented on the map). The map is built on 64-bit
+//! targets only.
 //!
 //! # Homes
 //!
@@ -26,9 +29,9 @@
 //! keeps its place across growth by remembering a hash, not a slot.
 
 /// Bits of the address in a slot word.
-pub(crate) const ADDR_BITS: u32 = 48;
+const ADDR_BITS: u32 = 48;
 /// Mask of the address in a slot word.
-pub(crate) const ADDR_MASK: u64 = (1 << ADDR_BITS) - 1;
+const ADDR_MASK: u64 = (1 << ADDR_BITS) - 1;
 /// Shift of the probe distance in a slot word.
 const DIST_SHIFT: u32 = 48;
 /// Shift of the fingerprint in a slot word.
@@ -52,54 +55,63 @@ pub(crate) const MIN_LOG2: u32 = 2;
 /// Largest table: 2^MAX_LOG2 home slots (beyond it `grow` panics).
 pub(crate) const MAX_LOG2: u32 = if usize::BITS >= 64 { 40 } else { 24 };
 
-/// Packs an entry address, a probe distance and a fingerprint into a slot
-/// word.
+/// The tag bits (distance and fingerprint) of a slot word.
+#[inline(always)]
+fn tags<T>(word: *mut T) -> u64 {
+    word as usize as u64 & !ADDR_MASK
+}
+
+/// Tags an entry pointer with a probe distance and a fingerprint. The tag
+/// is added with `wrapping_add`, so the word keeps the pointer's
+/// provenance (no integer-to-pointer cast anywhere).
 ///
 /// # Panics
 ///
-/// If `addr` does not fit in 48 bits (a platform handing out such addresses
-/// cannot hold this map) or `addr == 0`. Debug builds also check `dist`.
+/// If `ptr` is null or its address does not fit in 48 bits (a platform
+/// handing out such addresses cannot hold this map). Debug builds also
+/// check `dist`.
 #[inline]
-pub(crate) fn pack(addr: usize, dist: usize, fp: u8) -> u64 {
-    let addr = addr as u64;
+pub(crate) fn tag<T>(ptr: *mut T, dist: usize, fp: u8) -> *mut T {
+    let addr = ptr as usize as u64;
     assert!(
         addr != 0 && addr & !ADDR_MASK == 0,
         "cds::HashMap: entry address {addr:#x} does not fit in 48 bits"
     );
     debug_assert!(dist <= MAX_DIST);
-    addr | (dist as u64) << DIST_SHIFT | u64::from(fp) << FP_SHIFT
+    let t = (dist as u64) << DIST_SHIFT | u64::from(fp) << FP_SHIFT;
+    ptr.cast::<u8>().wrapping_add(t as usize).cast()
 }
 
-/// The entry address in an occupied slot word.
+/// The entry pointer of an occupied slot word.
 #[inline(always)]
-pub(crate) fn addr(word: u64) -> usize {
-    (word & ADDR_MASK) as usize
+pub(crate) fn untag<T>(word: *mut T) -> *mut T {
+    word.cast::<u8>().wrapping_sub(tags(word) as usize).cast()
 }
 
 /// The probe distance in an occupied slot word.
 #[inline(always)]
-pub(crate) fn dist(word: u64) -> usize {
-    ((word >> DIST_SHIFT) & 0xff) as usize
+pub(crate) fn dist<T>(word: *mut T) -> usize {
+    ((word as usize as u64 >> DIST_SHIFT) & 0xff) as usize
 }
 
 /// The fingerprint in an occupied slot word.
 #[inline(always)]
-pub(crate) fn fp(word: u64) -> u8 {
-    (word >> FP_SHIFT) as u8
+pub(crate) fn fp<T>(word: *mut T) -> u8 {
+    (word as usize as u64 >> FP_SHIFT) as u8
 }
 
 /// The same word moved one slot further from home (a right shift).
 #[inline(always)]
-pub(crate) fn farther(word: u64) -> u64 {
-    debug_assert!(word != 0 && dist(word) < MAX_DIST);
-    word + (1 << DIST_SHIFT)
+pub(crate) fn farther<T>(word: *mut T) -> *mut T {
+    debug_assert!(!word.is_null() && dist(word) < MAX_DIST);
+    word.cast::<u8>().wrapping_add(1 << DIST_SHIFT).cast()
 }
 
 /// The same word moved one slot nearer to home (a backward shift).
 #[inline(always)]
-pub(crate) fn nearer(word: u64) -> u64 {
-    debug_assert!(word != 0 && dist(word) > 0);
-    word - (1 << DIST_SHIFT)
+pub(crate) fn nearer<T>(word: *mut T) -> *mut T {
+    debug_assert!(!word.is_null() && dist(word) > 0);
+    word.cast::<u8>().wrapping_sub(1 << DIST_SHIFT).cast()
 }
 
 /// The fingerprint of a hash (its low 8 bits; homes use the top bits).
@@ -194,24 +206,37 @@ pub(crate) fn expected_mean_probes(alpha: f64) -> f64 {
 mod tests {
     use super::*;
 
+    /// A pointer with address `a` (never dereferenced).
+    fn p(a: usize) -> *mut u8 {
+        core::ptr::null_mut::<u8>().wrapping_add(a)
+    }
+
     #[test]
-    fn pack_round_trips() {
+    fn tag_round_trips() {
         for &(a, d, f) in &[(8usize, 0usize, 0u8), (0x7fff_ffff_fff8, 255, 0xff), (0x1000, 17, 0x5a)] {
-            let w = pack(a, d, f);
-            assert_eq!((addr(w), dist(w), fp(w)), (a, d, f));
-            assert_ne!(w, 0);
+            let w = tag(p(a), d, f);
+            assert_eq!((untag(w), dist(w), fp(w)), (p(a), d, f));
+            assert!(!w.is_null());
         }
-        let w = pack(0x1234_5678, 3, 9);
+        let w = tag(p(0x1234_5678), 3, 9);
         assert_eq!(dist(farther(w)), 4);
         assert_eq!(dist(nearer(w)), 2);
-        assert_eq!(addr(farther(w)), 0x1234_5678);
+        assert_eq!(untag(farther(w)), p(0x1234_5678));
         assert_eq!(fp(nearer(w)), 9);
     }
 
     #[test]
+    fn tags_keep_provenance() {
+        let mut x = 7u64;
+        let w = tag(&mut x as *mut u64, 5, 0xab);
+        // SAFETY: `untag` gives back the original pointer, provenance intact.
+        assert_eq!(unsafe { *untag(w) }, 7);
+    }
+
+    #[test]
     #[should_panic(expected = "does not fit in 48 bits")]
-    fn pack_rejects_wide_addresses() {
-        let _ = pack(1 << 50, 0, 0);
+    fn tag_rejects_wide_addresses() {
+        let _ = tag(p(1 << 50), 0, 0);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //!
 //! A [`Table`] has 2^`log2` *home* slots plus a tail of `max_probe` slots
 //! (no wrap-around: a probe only moves to higher indices, so every lock
-//! chain is ascending). Slots are 64-bit words (`0` = empty, otherwise
+//! chain is ascending). Slots are tagged pointers (null = empty, otherwise
 //! fingerprint | distance | address, see [`probe`]). Home slots are grouped
 //! into segments of [`SEG_SIZE`](probe::SEG_SIZE); the tail belongs to the
 //! last segment. Each segment has a state word and an entry count.
@@ -95,7 +95,7 @@ use crossbeam_utils::CachePadded;
 
 use super::probe::{self, MAX_PROBE_SEGS};
 use crate::primitive::sync::atomic::{
-    AtomicPtr, AtomicU64, AtomicUsize,
+    AtomicPtr, AtomicUsize,
     Ordering::{Acquire, Relaxed, Release},
 };
 use crate::primitive::Backoff;
@@ -121,25 +121,56 @@ pub(crate) struct Entry<K, V> {
     pub(crate) value: V,
 }
 
-// A slot word stores the address above bit 0 (`pack` rejects 0); entries
-// need no particular alignment beyond non-null.
-impl<K, V> Entry<K, V> {
+/// An entry allocated by an operation and not yet linked: owned through
+/// the raw pointer `Box::into_raw` returned (so the provenance exposed in
+/// slot words allows reading and, later, freeing it). Freed on drop
+/// (unwinding from a user `Eq` included) unless [`Pending::link`]ed.
+pub(crate) struct Pending<K, V> {
+    ptr: core::ptr::NonNull<Entry<K, V>>,
+}
+
+impl<K, V> Pending<K, V> {
     /// Allocates an entry.
     ///
     /// # Panics
     ///
-    /// If its address does not fit in a slot word (48 bits).
-    pub(crate) fn boxed(hash: u64, key: K, value: V) -> Box<Self> {
-        let b = Box::new(Entry { hash, key, value });
-        let _ = probe::pack(&*b as *const Self as usize, 0, 0);
-        b
+    /// If its address does not fit in a slot word (48 bits); the entry is
+    /// freed first.
+    pub(crate) fn new(hash: u64, key: K, value: V) -> Self {
+        let ptr = Box::into_raw(Box::new(Entry { hash, key, value }));
+        // SAFETY: `Box::into_raw` never returns null.
+        let this = Pending { ptr: unsafe { core::ptr::NonNull::new_unchecked(ptr) } };
+        let _ = probe::tag(this.ptr.as_ptr(), 0, 0); // panics (after freeing) if too wide
+        this
+    }
+
+    /// The entry.
+    #[inline]
+    pub(crate) fn entry(&self) -> &Entry<K, V> {
+        // SAFETY: we own the allocation and nobody else can see it yet.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// Hands ownership to the table (called right before the slot store).
+    #[inline]
+    fn link(self) -> *mut Entry<K, V> {
+        let p = self.ptr.as_ptr();
+        core::mem::forget(self);
+        p
+    }
+}
+
+impl<K, V> Drop for Pending<K, V> {
+    fn drop(&mut self) {
+        // SAFETY: still owned (not linked): it came from `Box::into_raw`.
+        drop(unsafe { Box::from_raw(self.ptr.as_ptr()) });
     }
 }
 
 /// The entry an occupied slot word points to.
 #[inline(always)]
-pub(crate) fn entry_of<K, V>(word: u64) -> *mut Entry<K, V> {
-    probe::addr(word) as *mut Entry<K, V>
+pub(crate) fn entry_of<K, V>(word: *mut Entry<K, V>) -> *mut Entry<K, V> {
+    probe::untag(word)
 }
 
 /// Reclaims a retired entry.
@@ -182,7 +213,7 @@ struct Moved;
 pub(crate) struct Table<K, V> {
     log2: u32,
     max_probe: usize,
-    slots: Box<[AtomicU64]>,
+    slots: Box<[AtomicPtr<Entry<K, V>>]>,
     segs: Box<[CachePadded<Segment>]>,
     _entries: PhantomData<*const Entry<K, V>>,
 }
@@ -193,7 +224,7 @@ impl<K, V> Table<K, V> {
         Table {
             log2,
             max_probe,
-            slots: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            slots: (0..n).map(|_| AtomicPtr::new(core::ptr::null_mut())).collect(),
             segs: (0..probe::segments(log2))
                 .map(|_| CachePadded::new(Segment::default()))
                 .collect(),
@@ -214,11 +245,11 @@ impl<K, V> Table<K, V> {
 
     /// Inserts an entry into a table no other thread can see yet (Robin
     /// Hood with swaps); `false` on probe overflow.
-    fn insert_private(&self, addr: usize, hash: u64) -> bool {
+    fn insert_private(&self, entry: *mut Entry<K, V>, hash: u64) -> bool {
         let home = probe::home(hash, self.log2);
         let seg = &self.segs[self.seg_of(home)];
         seg.count.store(seg.count.load(Relaxed) + 1, Relaxed);
-        let mut word = probe::pack(addr, 0, probe::fingerprint(hash));
+        let mut word = probe::tag(entry, 0, probe::fingerprint(hash));
         let mut slot = home;
         loop {
             let Some(s) = self.slots.get(slot) else {
@@ -226,7 +257,7 @@ impl<K, V> Table<K, V> {
             };
             // Relaxed: private table, published later with a Release store.
             let cur = s.load(Relaxed);
-            if cur == 0 {
+            if cur.is_null() {
                 s.store(word, Relaxed);
                 return true;
             }
@@ -252,13 +283,13 @@ impl<K, V> Table<K, V> {
             }
             // Relaxed: every segment of `old` is locked by us (Acquire CAS).
             let w = s.load(Relaxed);
-            if w == 0 {
+            if w.is_null() {
                 continue;
             }
             // SAFETY: `w` is linked in `old`, whose segments are all locked
             // by us, so nobody can unlink (and retire) it meanwhile.
-            let hash = unsafe { (*(probe::addr(w) as *const Entry<K, V>)).hash };
-            if !self.insert_private(probe::addr(w), hash) {
+            let hash = unsafe { (*probe::untag(w)).hash };
+            if !self.insert_private(probe::untag(w), hash) {
                 return false;
             }
         }
@@ -391,14 +422,14 @@ pub(crate) struct Probe<K, V> {
     slot: usize,
     /// The slot word of the hit (its entry protected in `ENTRY_SLOT`), or 0
     /// on a (validated) miss.
-    pub(crate) word: u64,
+    pub(crate) word: *mut Entry<K, V>,
     versions: Versions,
 }
 
 impl<K, V> Probe<K, V> {
     /// The entry of a hit.
     pub(crate) fn entry(&self) -> Option<*mut Entry<K, V>> {
-        (self.word != 0).then(|| probe::addr(self.word) as *mut Entry<K, V>)
+        (!self.word.is_null()).then(|| probe::untag(self.word))
     }
 }
 
@@ -413,7 +444,7 @@ enum Retry {
 /// A linked entry and its home segment's new count.
 type Linked<K, V> = (*mut Entry<K, V>, usize);
 /// An entry that could not be linked, and why.
-type Unlinked<K, V> = (Box<Entry<K, V>>, Retry);
+type Unlinked<K, V> = (Pending<K, V>, Retry);
 
 /// Result of [`RawMap::insert`].
 pub(crate) enum Inserted<K, V> {
@@ -425,7 +456,7 @@ pub(crate) enum Inserted<K, V> {
     Replaced(*mut Entry<K, V>),
     /// The key was present (protected in `ENTRY_SLOT`); the new entry comes
     /// back unlinked.
-    Existing(*mut Entry<K, V>, Box<Entry<K, V>>),
+    Existing(*mut Entry<K, V>, Pending<K, V>),
 }
 
 /// Why the map grows.
@@ -509,7 +540,7 @@ impl<K, V, R> RawMap<K, V, R> {
         for s in t.slots.iter() {
             // Relaxed: statistics, no entry is dereferenced.
             let w = s.load(Relaxed);
-            if w != 0 {
+            if !w.is_null() {
                 st.len += 1;
                 st.sum_dist += probe::dist(w);
                 st.max_dist = st.max_dist.max(probe::dist(w));
@@ -565,11 +596,11 @@ impl<K, V, R> RawMap<K, V, R> {
             // Acquire: pairs with the Release slot stores of writers (an
             // insert publishes the entry; shifts and growth re-publish it).
             let w = t.slots[slot].load(Acquire);
-            if w == 0 || probe::dist(w) < d {
+            if w.is_null() || probe::dist(w) < d {
                 break;
             }
             if probe::fp(w) == fp {
-                let ptr = probe::addr(w) as *mut Entry<K, V>;
+                let ptr = probe::untag(w);
                 let (root, here) = (&self.table, &t.slots[slot]);
                 // Witness (hazard pointers): the slot still holds the word and
                 // the table is still current, so the entry was linked after
@@ -589,7 +620,7 @@ impl<K, V, R> RawMap<K, V, R> {
             d += 1;
         }
         vs.still_valid(t)
-            .then_some(Probe { table: tp, home, slot, word: 0, versions: vs })
+            .then_some(Probe { table: tp, home, slot, word: core::ptr::null_mut(), versions: vs })
     }
 
     /// Replaces the hit `p` by `new` in the same slot. `Err` gives `new`
@@ -598,19 +629,19 @@ impl<K, V, R> RawMap<K, V, R> {
         &self,
         t: &Table<K, V>,
         p: &Probe<K, V>,
-        new: Box<Entry<K, V>>,
-    ) -> Result<*mut Entry<K, V>, Box<Entry<K, V>>> {
-        let word = probe::pack(&*new as *const Entry<K, V> as usize, probe::dist(p.word), probe::fp(p.word));
+        new: Pending<K, V>,
+    ) -> Result<*mut Entry<K, V>, Pending<K, V>> {
+        let word = probe::tag(new.ptr.as_ptr(), probe::dist(p.word), probe::fp(p.word));
         let mut locks = Locks::new(t, t.seg_of(p.home));
         // Relaxed: we hold the slot's segment lock (Acquire CAS).
         if locks.extend_to(t.seg_of(p.slot)).is_err() || t.slots[p.slot].load(Relaxed) != p.word {
             return Err(new);
         }
-        let _ = Box::into_raw(new);
+        let _ = new.link();
         // Release: pairs with the Acquire slot loads in `probe_once`.
         t.slots[p.slot].store(word, Release);
         drop(locks);
-        Ok(probe::addr(p.word) as *mut Entry<K, V>)
+        Ok(probe::untag(p.word))
     }
 
     /// Links `new` at the miss `p`, shifting the run after it right.
@@ -618,13 +649,13 @@ impl<K, V, R> RawMap<K, V, R> {
         &self,
         t: &Table<K, V>,
         p: &Probe<K, V>,
-        new: Box<Entry<K, V>>,
+        new: Pending<K, V>,
     ) -> Result<Linked<K, V>, Unlinked<K, V>> {
         let d = p.slot - p.home;
         if d > t.max_probe {
             return Err((new, Retry::Grow));
         }
-        let word = probe::pack(&*new as *const Entry<K, V> as usize, d, probe::fingerprint(new.hash));
+        let word = probe::tag(new.ptr.as_ptr(), d, probe::fingerprint(new.entry().hash));
         let home_seg = t.seg_of(p.home);
         let mut locks = Locks::new(t, home_seg);
         if locks.extend_to(t.seg_of(p.slot)).is_err() || !p.versions.still_valid(t) {
@@ -641,7 +672,7 @@ impl<K, V, R> RawMap<K, V, R> {
             }
             // Relaxed: under the slot's segment lock.
             let w = t.slots[end].load(Relaxed);
-            if w == 0 {
+            if w.is_null() {
                 break;
             }
             if probe::dist(w) >= t.max_probe {
@@ -658,7 +689,7 @@ impl<K, V, R> RawMap<K, V, R> {
                 crate::hooks::stall_point!("map.shift.mid");
             }
         }
-        let ptr = Box::into_raw(new);
+        let ptr = new.link();
         // Release: publishes the entry's contents to `probe_once`'s Acquire.
         t.slots[p.slot].store(word, Release);
         let seg = &t.segs[home_seg];
@@ -685,7 +716,7 @@ impl<K, V, R> RawMap<K, V, R> {
             }
             // Relaxed: under the slot's segment lock.
             let w = t.slots[last + 1].load(Relaxed);
-            if w == 0 || probe::dist(w) == 0 {
+            if w.is_null() || probe::dist(w) == 0 {
                 break;
             }
             last += 1;
@@ -701,26 +732,26 @@ impl<K, V, R> RawMap<K, V, R> {
         }
         // Release: orders the shifted copies before the hole (readers that
         // see the hole see them).
-        t.slots[last].store(0, Release);
+        t.slots[last].store(core::ptr::null_mut(), Release);
         let seg = &t.segs[home_seg];
         // Relaxed: the count is written only under this segment's lock.
         seg.count.store(seg.count.load(Relaxed) - 1, Relaxed);
         drop(locks);
-        Ok(probe::addr(p.word) as *mut Entry<K, V>)
+        Ok(probe::untag(p.word))
     }
 
     /// Inserts `new`. With `replace`, an entry of the same key is replaced
     /// (and retired, still protected in `ENTRY_SLOT`); without, it is kept
     /// and `new` comes back. `K::eq` runs outside locks.
-    pub(crate) fn insert<G: Guard>(&self, g: &mut G, mut new: Box<Entry<K, V>>, replace: bool) -> Inserted<K, V>
+    pub(crate) fn insert<G: Guard>(&self, g: &mut G, mut new: Pending<K, V>, replace: bool) -> Inserted<K, V>
     where
         K: Eq + Send + 'static,
         V: Send + 'static,
     {
-        let hash = new.hash;
+        let hash = new.entry().hash;
         let mut backoff = Backoff::new();
         loop {
-            let p = self.probe(g, hash, |k| *k == new.key);
+            let p = self.probe(g, hash, |k| *k == new.entry().key);
             // SAFETY: protected in `TABLE_SLOT` by the probe.
             let t = unsafe { &*p.table };
             if let Some(old) = p.entry() {
@@ -742,18 +773,17 @@ impl<K, V, R> RawMap<K, V, R> {
                 if !replace {
                     // Protect the new entry before it is reachable: the
                     // returned `Ref` must survive a concurrent removal.
-                    let ptr = &*new as *const Entry<K, V> as *mut Entry<K, V>;
-                    g.protect_with(ENTRY_SLOT, ptr, || true);
+                    g.protect_with(ENTRY_SLOT, new.ptr.as_ptr(), || true);
                 }
                 match self.link_at(t, &p, new) {
                     Ok((ptr, count)) => {
-                        self.after_insert(g, t, count);
+                        self.after_insert(g, p.table, count);
                         return Inserted::New(ptr);
                     }
                     Err((back, Retry::Again)) => new = back,
                     Err((back, Retry::Grow)) => {
                         new = back;
-                        self.grow(g, t, Why::Overflow);
+                        self.grow(g, p.table, Why::Overflow);
                     }
                 }
             }
@@ -811,7 +841,7 @@ impl<K, V, R> RawMap<K, V, R> {
             };
             // SAFETY: `old` is protected in `ENTRY_SLOT` by the probe.
             let old = unsafe { &*old };
-            let new = Entry::boxed(hash, old.key.clone(), f(&old.value));
+            let new = Pending::new(hash, old.key.clone(), f(&old.value));
             // SAFETY: protected in `TABLE_SLOT` by the probe.
             let t = unsafe { &*p.table };
             match self.replace_at(t, &p, new) {
@@ -832,11 +862,13 @@ impl<K, V, R> RawMap<K, V, R> {
     /// table's load from a sample of segments, confirm with a full sum, and
     /// grow. No global counter: writers to different segments never share a
     /// cache line here.
-    fn after_insert<G: Guard>(&self, g: &mut G, t: &Table<K, V>, count: usize)
+    fn after_insert<G: Guard>(&self, g: &mut G, tp: *const Table<K, V>, count: usize)
     where
         K: Send + 'static,
         V: Send + 'static,
     {
+        // SAFETY: the caller keeps `tp` protected in `TABLE_SLOT`.
+        let t = unsafe { &*tp };
         let share = ((probe::seg_homes(t.log2) as f64 * self.max_load) as usize).max(1);
         if count < share {
             return;
@@ -857,18 +889,20 @@ impl<K, V, R> RawMap<K, V, R> {
             }
         }
         if t.count() >= limit {
-            self.grow(g, t, Why::Load);
+            self.grow(g, tp, Why::Load);
         }
     }
 
     /// Replaces `t` by a larger (or longer-tailed) table, unless another
     /// thread already did.
     #[cold]
-    fn grow<G: Guard>(&self, g: &mut G, t: &Table<K, V>, why: Why)
+    fn grow<G: Guard>(&self, g: &mut G, tp: *const Table<K, V>, why: Why)
     where
         K: Send + 'static,
         V: Send + 'static,
     {
+        // SAFETY: the caller keeps `tp` protected in `TABLE_SLOT`.
+        let t = unsafe { &*tp };
         let mut locks = Locks::new(t, 0);
         if locks.extend_to(t.segs.len() - 1).is_err() {
             return; // someone else grew it; the caller retries
@@ -905,18 +939,18 @@ impl<K, V, R> RawMap<K, V, R> {
                 panic!("cds::HashMap: capacity overflow");
             }
         };
-        self.publish(g, t, new, locks);
+        self.publish(g, tp, new, locks);
     }
 
     /// Publishes `new` in place of `t` (all of whose segments `locks`
     /// holds), unlocks with `MOVED`, and retires `t`.
-    fn publish<G: Guard>(&self, g: &mut G, t: &Table<K, V>, new: Table<K, V>, mut locks: Locks<'_, K, V>)
+    /// `tp` is the root pointer as loaded (its provenance frees it later).
+    fn publish<G: Guard>(&self, g: &mut G, tp: *const Table<K, V>, new: Table<K, V>, mut locks: Locks<'_, K, V>)
     where
         K: Send + 'static,
         V: Send + 'static,
     {
-        debug_assert_eq!(locks.next, t.segs.len());
-        let old = t as *const Table<K, V> as *mut Table<K, V>;
+        let old = tp as *mut Table<K, V>;
         // Release: pairs with the Acquire root loads in `probe_once` and
         // `Guard::protect` (readers of the new table see its slots, and
         // through our Acquire lock CASes, the entries' contents).
@@ -947,14 +981,14 @@ impl<K, V, R> RawMap<K, V, R> {
             }
             let mut entries = Vec::with_capacity(t.count());
             // Relaxed: every segment is locked by us.
-            entries.extend(t.slots.iter().map(|s| s.load(Relaxed)).filter(|&w| w != 0));
-            self.publish(g, t, Table::new(t.log2, t.max_probe), locks);
+            entries.extend(t.slots.iter().map(|s| s.load(Relaxed)).filter(|&w| !w.is_null()));
+            self.publish(g, tp, Table::new(t.log2, t.max_probe), locks);
             for w in entries {
                 // SAFETY: (1) `t` is frozen and no longer the root, so the
                 // entry is unreachable for new readers, (2) each entry is in
                 // exactly one slot of `t` at rest and we unlinked them all at
                 // once, (3) RawMap contract, (4) as in `insert`.
-                unsafe { g.retire(probe::addr(w) as *mut (), drop_entry::<K, V>) };
+                unsafe { g.retire(probe::untag(w).cast(), drop_entry::<K, V>) };
             }
             return;
         }
@@ -971,7 +1005,7 @@ impl<K, V, R> RawMap<K, V, R> {
         g: &mut G,
         from: u128,
         to: u128,
-        out: &mut Vec<(usize, u64)>,
+        out: &mut Vec<(usize, *mut Entry<K, V>)>,
     ) -> (*const Table<K, V>, u128) {
         let mut backoff = Backoff::new();
         loop {
@@ -995,7 +1029,7 @@ impl<K, V, R> RawMap<K, V, R> {
                 }
                 // Acquire: as in `probe_once`.
                 let w = t.slots[slot].load(Acquire);
-                if w != 0 && (lo..hi).contains(&(slot - probe::dist(w).min(slot))) {
+                if !w.is_null() && (lo..hi).contains(&(slot - probe::dist(w).min(slot))) {
                     out.push((slot, w));
                 }
             }
@@ -1009,11 +1043,17 @@ impl<K, V, R> RawMap<K, V, R> {
     /// Protects the entry of `word`, found at `slot` of `t`, with `g2`'s
     /// `ENTRY_SLOT`; false if it is no longer there (or `t` is no longer
     /// current, under hazard pointers).
-    pub(crate) fn protect_found<G2: Guard>(&self, g2: &mut G2, t: *const Table<K, V>, slot: usize, word: u64) -> bool {
+    pub(crate) fn protect_found<G2: Guard>(
+        &self,
+        g2: &mut G2,
+        t: *const Table<K, V>,
+        slot: usize,
+        word: *mut Entry<K, V>,
+    ) -> bool {
         // SAFETY: the caller keeps `t` protected (by the guard that took the
         // snapshot) while calling this.
         let here = unsafe { &(*t).slots[slot] };
-        let ptr = probe::addr(word) as *mut Entry<K, V>;
+        let ptr = probe::untag(word);
         // Witness as in `probe_once`. Acquire: as there.
         g2.protect_with(ENTRY_SLOT, ptr, || {
             here.load(Acquire) == word && core::ptr::eq(self.table.load(Acquire), t)
@@ -1029,19 +1069,19 @@ impl<K, V, R> RawMap<K, V, R> {
         for (i, s) in t.slots.iter().enumerate() {
             // Relaxed: quiescent.
             let w = s.load(Relaxed);
-            if w == 0 {
+            if w.is_null() {
                 continue;
             }
             // SAFETY: the map is quiescent (caller's contract) and `w` is
             // linked in the current table.
-            let e = unsafe { &*(probe::addr(w) as *const Entry<K, V>) };
+            let e = unsafe { &*probe::untag(w) };
             let home = probe::home(e.hash, t.log2);
             assert_eq!(probe::dist(w), i - home, "slot {i}: distance");
             assert!(probe::dist(w) <= t.max_probe, "slot {i}: past max probe");
             assert_eq!(probe::fp(w), probe::fingerprint(e.hash), "slot {i}: fingerprint");
             assert!(home >= prev_home, "slot {i}: Robin Hood order");
             assert!(
-                probe::dist(w) == 0 || t.slots[i - 1].load(Relaxed) != 0,
+                probe::dist(w) == 0 || !t.slots[i - 1].load(Relaxed).is_null(),
                 "slot {i}: hole before a displaced entry"
             );
             prev_home = home;
@@ -1066,10 +1106,10 @@ impl<K, V, R> Drop for RawMap<K, V, R> {
         for s in t.slots.iter() {
             // Relaxed: exclusive access.
             let w = s.load(Relaxed);
-            if w != 0 {
+            if !w.is_null() {
                 // SAFETY: linked entries are boxed and owned by the map; each
                 // is in exactly one slot at rest.
-                drop(unsafe { Box::from_raw(probe::addr(w) as *mut Entry<K, V>) });
+                drop(unsafe { Box::from_raw(probe::untag(w)) });
             }
         }
     }
