@@ -9,7 +9,8 @@
 //! respects real time (an operation that returned before another was called
 //! comes first) and in which std's `HashMap` returns exactly what ours did.
 //! The test reports the fraction of rounds in which operations of different
-//! threads overlapped and fails below 30%: a history without overlap
+//! threads overlapped and fails below 30% (after 5 runs, since on a loaded
+//! machine the threads may not run at once): a history without overlap
 //! proves nothing.
 //!
 //! A map-specific checker: the generic one (`tests/lin/mod.rs`) was not on
@@ -140,7 +141,7 @@ fn random_op(x: &mut u64, tid: usize, i: usize) -> Op {
 /// Runs `rounds` rounds on maps from `make`; returns the overlap fraction.
 /// The threads persist across rounds and meet at a spin barrier before
 /// each one.
-fn check<S: BuildHasher + Sync + Send, R: Reclaim>(rounds: usize, make: impl Fn() -> HashMap<u8, u32, S, R>) -> f64 {
+fn check<S: BuildHasher + Sync + Send, R: Reclaim>(rounds: usize, make: &impl Fn() -> HashMap<u8, u32, S, R>) -> f64 {
     // One check at a time: parallel tests would oversubscribe the cores
     // and serialize the threads, destroying the overlap.
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -221,35 +222,35 @@ fn rounds() -> usize {
     }
 }
 
-fn report(name: &str, fraction: f64) {
-    println!("lin_map {name}: {:.0}% of histories overlapped", fraction * 100.0);
-    if !cfg!(miri) {
-        assert!(fraction >= 0.30, "{name}: only {:.0}% overlapping histories", fraction * 100.0);
+/// Runs `check` until a run reaches 30% overlapping histories (at most 5
+/// runs: on a loaded machine a run's threads may never run at once);
+/// every run must be linearizable.
+fn report<S: BuildHasher + Sync + Send, R: Reclaim>(name: &str, make: impl Fn() -> HashMap<u8, u32, S, R>) {
+    let mut best: f64 = 0.0;
+    for attempt in 1..=5 {
+        let fraction = check(rounds(), &make);
+        println!("lin_map {name}: {:.0}% of histories overlapped (run {attempt})", fraction * 100.0);
+        best = best.max(fraction);
+        if cfg!(miri) || best >= 0.30 {
+            return;
+        }
     }
+    panic!("{name}: at most {:.0}% overlapping histories in 5 runs", best * 100.0);
 }
 
 #[test]
 fn linearizable_colliding_epoch() {
-    report(
-        "colliding/Epoch",
-        check(rounds(), || HashMap::<u8, u32, Colliding, Epoch>::with_hasher(Colliding)),
-    );
+    report("colliding/Epoch", || HashMap::<u8, u32, Colliding, Epoch>::with_hasher(Colliding));
 }
 
 #[test]
 fn linearizable_colliding_hazard() {
-    report(
-        "colliding/Hazard",
-        check(rounds(), || {
-            HashMap::<u8, u32, Colliding, Hazard>::with_capacity_hasher_and_reclaimer(0, Colliding, Hazard::default())
-        }),
-    );
+    report("colliding/Hazard", || {
+        HashMap::<u8, u32, Colliding, Hazard>::with_capacity_hasher_and_reclaimer(0, Colliding, Hazard::default())
+    });
 }
 
 #[test]
 fn linearizable_random_state_epoch() {
-    report(
-        "RandomState/Epoch",
-        check(rounds(), HashMap::<u8, u32, RandomState, Epoch>::new),
-    );
+    report("RandomState/Epoch", HashMap::<u8, u32, RandomState, Epoch>::new);
 }
