@@ -1069,5 +1069,8 @@ where
     }
 }
 
+#[cfg(feature = "rayon")]
+mod rayon_impl;
+
 #[cfg(all(test, not(loom)))]
 mod tests;

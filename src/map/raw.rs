@@ -533,6 +533,14 @@ impl<K, V, R> RawMap<K, V, R> {
         probe::max_entries(self.current(g).log2, self.max_load)
     }
 
+    /// The hash-space width of one segment of the current table (a
+    /// boundary of it is a boundary in every later table).
+    #[cfg(feature = "rayon")]
+    pub(crate) fn segment_span<G: Guard>(&self, g: &mut G) -> u128 {
+        let t = self.current(g);
+        probe::first_hash_of(probe::seg_homes(t.log2), t.log2)
+    }
+
     /// Slot statistics of the current table.
     pub(crate) fn stats<G: Guard>(&self, g: &mut G) -> RawStats {
         let t = self.current(g);
