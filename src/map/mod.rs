@@ -513,7 +513,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let mut g = self.raw.reclaimer.guard();
-        let e = self.raw.probe(&mut g, self.hash(key), |k| k.borrow() == key).entry()?;
+        let e = self.raw.lookup(&mut g, self.hash(key), |k| k.borrow() == key).entry()?;
         // SAFETY: a hit is protected in `g`'s entry slot.
         Some(unsafe { Ref::new(g, e) })
     }
@@ -552,7 +552,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let mut g = self.raw.reclaimer.guard();
-        !self.raw.probe(&mut g, self.hash(key), |k| k.borrow() == key).word.is_null()
+        !self.raw.lookup(&mut g, self.hash(key), |k| k.borrow() == key).word.is_null()
     }
 
     /// Removes `key`; returns its entry (valid through the [`Ref`]).
@@ -591,7 +591,7 @@ where
     pub fn get_or_insert_with(&self, key: K, make: impl FnOnce() -> V) -> Ref<'_, K, V, R> {
         let mut g = self.raw.reclaimer.guard();
         let hash = self.hash(&key);
-        if let Some(e) = self.raw.probe(&mut g, hash, |k| *k == key).entry() {
+        if let Some(e) = self.raw.lookup(&mut g, hash, |k| *k == key).entry() {
             // SAFETY: a hit is protected in `g`'s entry slot.
             return unsafe { Ref::new(g, e) };
         }
@@ -849,7 +849,7 @@ where
     {
         let map = self.map;
         let hash = map.hash(key);
-        let e = map.raw.probe(self.tick(), hash, |k| k.borrow() == key).entry()?;
+        let e = map.raw.lookup(self.tick(), hash, |k| k.borrow() == key).entry()?;
         // SAFETY: protected in the guard's entry slot until the next
         // operation, which needs `&mut self` (the reference borrows it).
         Some(unsafe { &(*e).value })
@@ -953,7 +953,7 @@ where
         let map = self.map;
         let hash = map.hash(&key);
         let g = self.tick();
-        let e = match map.raw.probe(g, hash, |k| *k == key).entry() {
+        let e = match map.raw.lookup(g, hash, |k| *k == key).entry() {
             Some(e) => e,
             None => match map.raw.insert(g, Pending::new(hash, key, make()), false) {
                 Inserted::New(e) => e,

@@ -559,7 +559,7 @@ impl<K, V, R> RawMap<K, V, R> {
 
     /// Probes for `hash`: a hit (entry protected in `ENTRY_SLOT`) or a
     /// validated miss. `eq` runs outside any lock, only on entries with the
-    /// same full hash.
+    /// same full hash. Writers use this (they need the versions of a miss).
     #[inline]
     pub(crate) fn probe<G: Guard>(
         &self,
@@ -567,19 +567,40 @@ impl<K, V, R> RawMap<K, V, R> {
         hash: u64,
         mut eq: impl FnMut(&K) -> bool,
     ) -> Probe<K, V> {
+        self.probe_validated(g, hash, &mut eq)
+    }
+
+    /// The same for readers: a first probe reads no segment version and
+    /// returns on a hit (the common case); only a miss probes again,
+    /// validated.
+    #[inline]
+    pub(crate) fn lookup<G: Guard>(
+        &self,
+        g: &mut G,
+        hash: u64,
+        mut eq: impl FnMut(&K) -> bool,
+    ) -> Probe<K, V> {
+        match self.probe_once::<G, false>(g, hash, &mut eq) {
+            Some(p) => p,
+            None => self.probe_validated(g, hash, &mut eq),
+        }
+    }
+
+    #[inline]
+    fn probe_validated<G: Guard>(&self, g: &mut G, hash: u64, eq: &mut impl FnMut(&K) -> bool) -> Probe<K, V> {
         let mut backoff = Backoff::new();
         loop {
-            if let Some(p) = self.probe_once(g, hash, &mut eq) {
+            if let Some(p) = self.probe_once::<G, true>(g, hash, eq) {
                 return p;
             }
             backoff.snooze();
         }
     }
 
-    /// One probe attempt; `None` if a miss failed validation or a protection
-    /// failed.
+    /// One probe attempt; `None` if a protection failed, or on a miss that
+    /// failed validation (`VALIDATE`) or that was not validated at all.
     #[inline]
-    fn probe_once<G: Guard>(
+    fn probe_once<G: Guard, const VALIDATE: bool>(
         &self,
         g: &mut G,
         hash: u64,
@@ -591,13 +612,15 @@ impl<K, V, R> RawMap<K, V, R> {
         let home = probe::home(hash, t.log2);
         let fp = probe::fingerprint(hash);
         let mut vs = Versions::new(t.seg_of(home));
-        // Acquire: pairs with the Release unlock in `Locks::drop` (a miss
-        // validated against this version saw every slot store before it).
-        vs.push(t.segs[vs.first].state.load(Acquire));
+        if VALIDATE {
+            // Acquire: pairs with the Release unlock in `Locks::drop` (a miss
+            // validated against this version saw every slot store before it).
+            vs.push(t.segs[vs.first].state.load(Acquire));
+        }
         let (mut slot, mut d) = (home, 0);
         while d <= t.max_probe {
             let s = t.seg_of(slot);
-            if s != vs.last_seg() {
+            if VALIDATE && s != vs.last_seg() {
                 // Acquire: as above, for the next segment.
                 vs.push(t.segs[s].state.load(Acquire));
             }
@@ -627,7 +650,7 @@ impl<K, V, R> RawMap<K, V, R> {
             slot += 1;
             d += 1;
         }
-        vs.still_valid(t)
+        (VALIDATE && vs.still_valid(t))
             .then_some(Probe { table: tp, home, slot, word: core::ptr::null_mut(), versions: vs })
     }
 
