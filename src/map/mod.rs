@@ -31,11 +31,12 @@
 //!   publishes it and marks the old one `MOVED`. Readers do not wait for it;
 //!   writers retry on the new table.
 //!
-//! The next design step is a table whose writers never block, via
-//! multi-word CAS: Kelly, Pearlmutter and Maguire, *Lock-Free Hopscotch
-//! Hashing* / *Concurrent Robin Hood Hashing* (OPODIS 2018), whose
-//! obstruction-free table is fixed-size. This one is measured against
-//! std, dashmap and papaya in BENCHMARKS.md.
+//! The next design step is a table whose writers never block either: the
+//! multi-word-CAS Robin Hood table of Kelly, Pearlmutter and Maguire,
+//! *Concurrent Robin Hood Hashing* (OPODIS 2018), whose table is
+//! fixed-size (no growth). This design trades that for growth and plain
+//! single-word atomics; it is measured against std, dashmap and papaya in
+//! BENCHMARKS.md.
 //!
 //! # Progress
 //!
@@ -73,7 +74,36 @@
 //! consistent (nothing lost, duplicated or leaked). Entry addresses must fit
 //! in 48 bits (true on x86-64 and AArch64 Linux); otherwise inserting panics.
 //! A hasher so degenerate that more than ~255 keys share one probe run
-//! makes `insert` panic (std's map degrades to linear time instead).
+//! makes `insert` panic (std's map degrades to linear time instead). The
+//! map exists on 64-bit targets only (tags live in a pointer's high bits).
+//!
+//! # Design decisions (beyond DESIGN.md §4)
+//!
+//! - **Homes are the hash's top bits**, fingerprints its low 8 bits.
+//!   Doubling refines the prefix, so a hash range is a home range in every
+//!   table size: iteration and rayon jobs keep their place across growth by
+//!   remembering a hash, not a slot.
+//! - **Slot words are tagged pointers** (`AtomicPtr`, tags added with
+//!   `wrapping_add`): no integer-to-pointer cast, so Miri checks provenance.
+//! - **Segments** have 64 home slots; the default tail (= maximum probe
+//!   distance) is `2·log2(capacity) + 32` slots, so a probe touches at most
+//!   five segments. A cluster that overflows the tail while the table is
+//!   under a quarter of its maximum load gets a 255-slot tail instead of
+//!   more slots (degenerate hashers do not double the table forever).
+//! - **Readers probe twice only on a miss**: the first probe reads no
+//!   version (a hit needs none); a miss probes again reading and
+//!   validating the versions.
+//! - **Replacing an entry** (`insert` of a present key, `update`) stores into
+//!   the same slot without making the version odd: the key set does not
+//!   change, so no miss needs invalidating.
+//! - **Growth is decided from per-segment counts**: when an insert raises
+//!   its home segment's count past the segment's share of the maximum load,
+//!   16 evenly spaced segments are sampled, and only a sample over the
+//!   limit triggers an exact sum (small tables sum at once).
+//! - **`update` needs `K: Clone`**: entries are immutable, so the new
+//!   entry carries a clone of the key.
+//! - **`len` is a sum of segment counts**: exact when quiescent, a snapshot
+//!   while writers run.
 
 mod probe;
 mod raw;
@@ -513,7 +543,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let mut g = self.raw.reclaimer.guard();
-        let e = self.raw.lookup(&mut g, self.hash(key), |k| k.borrow() == key).entry()?;
+        let e = self.raw.probe(&mut g, self.hash(key), |k| k.borrow() == key).entry()?;
         // SAFETY: a hit is protected in `g`'s entry slot.
         Some(unsafe { Ref::new(g, e) })
     }
@@ -552,7 +582,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let mut g = self.raw.reclaimer.guard();
-        !self.raw.lookup(&mut g, self.hash(key), |k| k.borrow() == key).word.is_null()
+        !self.raw.probe(&mut g, self.hash(key), |k| k.borrow() == key).word.is_null()
     }
 
     /// Removes `key`; returns its entry (valid through the [`Ref`]).
@@ -591,7 +621,7 @@ where
     pub fn get_or_insert_with(&self, key: K, make: impl FnOnce() -> V) -> Ref<'_, K, V, R> {
         let mut g = self.raw.reclaimer.guard();
         let hash = self.hash(&key);
-        if let Some(e) = self.raw.lookup(&mut g, hash, |k| *k == key).entry() {
+        if let Some(e) = self.raw.probe(&mut g, hash, |k| *k == key).entry() {
             // SAFETY: a hit is protected in `g`'s entry slot.
             return unsafe { Ref::new(g, e) };
         }
@@ -849,7 +879,7 @@ where
     {
         let map = self.map;
         let hash = map.hash(key);
-        let e = map.raw.lookup(self.tick(), hash, |k| k.borrow() == key).entry()?;
+        let e = map.raw.probe(self.tick(), hash, |k| k.borrow() == key).entry()?;
         // SAFETY: protected in the guard's entry slot until the next
         // operation, which needs `&mut self` (the reference borrows it).
         Some(unsafe { &(*e).value })
@@ -953,7 +983,7 @@ where
         let map = self.map;
         let hash = map.hash(&key);
         let g = self.tick();
-        let e = match map.raw.lookup(g, hash, |k| *k == key).entry() {
+        let e = match map.raw.probe(g, hash, |k| *k == key).entry() {
             Some(e) => e,
             None => match map.raw.insert(g, Pending::new(hash, key, make()), false) {
                 Inserted::New(e) => e,

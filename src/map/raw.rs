@@ -559,22 +559,12 @@ impl<K, V, R> RawMap<K, V, R> {
 
     /// Probes for `hash`: a hit (entry protected in `ENTRY_SLOT`) or a
     /// validated miss. `eq` runs outside any lock, only on entries with the
-    /// same full hash. Writers use this (they need the versions of a miss).
+    /// same full hash. A first probe reads no segment version and returns
+    /// on a hit (the common case, and all a hit needs); only a miss probes
+    /// again, reading and validating the versions (which an insert then
+    /// re-checks under its locks).
     #[inline]
     pub(crate) fn probe<G: Guard>(
-        &self,
-        g: &mut G,
-        hash: u64,
-        mut eq: impl FnMut(&K) -> bool,
-    ) -> Probe<K, V> {
-        self.probe_validated(g, hash, &mut eq)
-    }
-
-    /// The same for readers: a first probe reads no segment version and
-    /// returns on a hit (the common case); only a miss probes again,
-    /// validated.
-    #[inline]
-    pub(crate) fn lookup<G: Guard>(
         &self,
         g: &mut G,
         hash: u64,
