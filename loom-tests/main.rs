@@ -2,4 +2,8 @@
 //! `RUSTFLAGS="--cfg loom --cfg crossbeam_loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom cargo test --release --test loom`.
 //! Without `--cfg loom` this binary is empty.
 #![cfg(loom)]
+
 mod map;
+mod queue;
+mod stack;
+mod sync;

@@ -54,12 +54,13 @@ pub(crate) mod sync {
     pub(crate) use std::sync::Arc;
 }
 
-/// Atomics loom does not model: std's in every build. Only for statistics
-/// that synchronize nothing. They keep working during a loom model's
-/// shutdown, when thread-local destructors (crossbeam-epoch's deferred
-/// drops) run after loom's lazy statics are gone.
-pub(crate) mod unmodeled {
-    pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
+/// std atomics that loom does not see, even under `--cfg loom`: for
+/// statistics only (counters read with `Relaxed`, never used to synchronize).
+/// Loom's lazy statics are torn down before a model's last deferred drops
+/// run (crossbeam's collector drops last), so counters bumped from those
+/// drops must live in plain statics.
+pub(crate) mod untracked {
+    pub(crate) use std::sync::atomic::AtomicU64;
 }
 
 /// Interior mutability with loom's closure-based access API.

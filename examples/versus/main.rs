@@ -5,11 +5,16 @@
 //! `--quick` (every group well under ~15 s), `--reps N` (default 5).
 
 mod harness;
+mod lock;
 mod map;
+mod queue;
+mod semaphore;
+mod spsc;
+mod stack;
 
 use harness::{Opts, Report};
 
-/// A group: its name and its runner.
+/// A group: its `--group` name and its runner.
 type Group = (&'static str, fn(&mut Report));
 
 fn main() {
@@ -24,7 +29,14 @@ fn main() {
     }
     let mut report = Report::new(opts.clone());
     // One entry per group: (name, runner). Groups register here.
-    let groups: &[Group] = &[("map", map::run)];
+    let groups: &[Group] = &[
+        ("stack", stack::run),
+        ("queue", queue::run),
+        ("spsc", spsc::run),
+        ("lock", lock::run),
+        ("semaphore", semaphore::run),
+        ("map", map::run),
+    ];
     for (name, run) in groups {
         if opts.wants(name) {
             run(&mut report);

@@ -14,12 +14,18 @@
 //! a panic.
 //!
 //! Under loom there is no per-thread machinery: two shared counters bumped
-//! with `Relaxed` RMWs, which keeps the model small.
+//! with `Relaxed` RMWs, in a plain static of atomics loom does not track
+//! (`primitive::untracked`): statistics need no model, and deferred drops
+//! run by crossbeam's collector at the end of a model would otherwise find
+//! a loom lazy static already torn down.
 
-use crate::primitive::sync::atomic::AtomicU64;
 use crate::primitive::sync::atomic::Ordering::Relaxed;
 #[cfg(not(loom))]
 use crate::primitive::sync::atomic::{AtomicBool, AtomicPtr, Ordering::Acquire, Ordering::Release};
+#[cfg(not(loom))]
+use crate::primitive::sync::atomic::AtomicU64;
+#[cfg(loom)]
+use crate::primitive::untracked::AtomicU64;
 use crate::reclaim::ReclaimStats;
 use crossbeam_utils::CachePadded;
 
@@ -44,7 +50,6 @@ impl Block {
     }
 }
 
-#[cfg_attr(loom, allow(dead_code))]
 /// A set of per-thread counter blocks (one per static user: the epoch adapter,
 /// the global hazard domain).
 #[derive(Debug)]
@@ -184,11 +189,9 @@ macro_rules! per_thread_counters {
                 static LOCAL: $crate::reclaim::counters::LocalBlock =
                     const { $crate::reclaim::counters::LocalBlock::new(&REGISTRY) };
             }
-            // Not a loom lazy static: deferred drops run from thread-local
-            // destructors after loom has dropped its lazy statics.
             #[cfg(loom)]
-            static REGISTRY: $crate::reclaim::counters::UnmodeledCounts =
-                $crate::reclaim::counters::UnmodeledCounts::new();
+            static REGISTRY: $crate::reclaim::counters::Registry =
+                $crate::reclaim::counters::Registry::new_loom();
 
             /// Counts `n` objects retired by this thread.
             #[inline]
@@ -240,46 +243,26 @@ impl LocalBlock {
     }
 }
 
-/// The counters of a loom build: two std atomics that loom does not model
-/// (statistics synchronize nothing), usable during a model's shutdown.
-#[cfg(loom)]
-#[derive(Debug)]
-pub(crate) struct UnmodeledCounts {
-    retired: crate::primitive::unmodeled::AtomicU64,
-    reclaimed: crate::primitive::unmodeled::AtomicU64,
-}
-
-#[cfg(loom)]
-impl UnmodeledCounts {
-    /// Zero counts, usable in a `static`.
-    pub(crate) const fn new() -> Self {
+impl Registry {
+    /// A registry for loom builds: only the shared counters.
+    #[cfg(loom)]
+    pub(crate) const fn new_loom() -> Self {
         Self {
-            retired: crate::primitive::unmodeled::AtomicU64::new(0),
-            reclaimed: crate::primitive::unmodeled::AtomicU64::new(0),
+            shared: CachePadded::new(Block {
+                retired: AtomicU64::new(0),
+                reclaimed: AtomicU64::new(0),
+            }),
         }
     }
 
-    /// Adds to the retired count.
-    pub(crate) fn add_shared_retired(&self, n: u64) {
-        // Relaxed: a statistic.
-        self.retired.fetch_add(n, crate::primitive::unmodeled::Ordering::Relaxed);
-    }
-
-    /// Adds to the reclaimed count.
-    pub(crate) fn add_shared_reclaimed(&self, n: u64) {
-        // Relaxed: a statistic.
-        self.reclaimed.fetch_add(n, crate::primitive::unmodeled::Ordering::Relaxed);
-    }
-
-    /// Both counts.
+    /// Sums the shared counters (loom build).
+    #[cfg(loom)]
     pub(crate) fn sum(&self) -> ReclaimStats {
-        use crate::primitive::unmodeled::Ordering::Relaxed;
-        ReclaimStats::from_counts(self.retired.load(Relaxed), self.reclaimed.load(Relaxed))
+        ReclaimStats::from_counts(
+            self.shared.retired.load(Relaxed),
+            self.shared.reclaimed.load(Relaxed),
+        )
     }
-}
-
-#[cfg_attr(loom, allow(dead_code))]
-impl Registry {
 
     /// Adds to the shared retired count (fallback path).
     #[cold]
