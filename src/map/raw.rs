@@ -297,6 +297,35 @@ impl<K, V> Table<K, V> {
     }
 }
 
+/// Debug builds: checks the probe-distance invariant over the slots a
+/// writer just changed, `from..=to`, all in segments it holds locked (so no
+/// other writer can change them, and their entries cannot be unlinked):
+/// each distance is the slot's offset from its entry's home, at most
+/// `max_probe`, and homes never decrease along the run. No user code runs.
+#[cfg_attr(not(debug_assertions), allow(unused_variables))]
+fn debug_check_run<K, V>(t: &Table<K, V>, from: usize, to: usize) {
+    #[cfg(debug_assertions)]
+    {
+        let mut prev_home = None;
+        for j in from..=to {
+            // Relaxed: under the slot's segment lock.
+            let w = t.slots[j].load(Relaxed);
+            if w.is_null() {
+                prev_home = None;
+                continue;
+            }
+            // SAFETY: linked in a locked segment: cannot be unlinked or
+            // retired meanwhile.
+            let hash = unsafe { (*probe::untag(w)).hash };
+            let home = probe::home(hash, t.log2);
+            debug_assert_eq!(probe::dist(w), j - home, "slot {j}: distance");
+            debug_assert!(probe::dist(w) <= t.max_probe, "slot {j}: past max probe");
+            debug_assert!(prev_home.map_or(true, |h| h <= home), "slot {j}: Robin Hood order");
+            prev_home = Some(home);
+        }
+    }
+}
+
 /// Locks a segment, waiting for its owner; `Err(Moved)` if it is frozen.
 fn lock_segment(seg: &Segment) -> Result<(), Moved> {
     let mut backoff = Backoff::new();
@@ -713,6 +742,7 @@ impl<K, V, R> RawMap<K, V, R> {
         let ptr = new.link();
         // Release: publishes the entry's contents to `probe_once`'s Acquire.
         t.slots[p.slot].store(word, Release);
+        debug_check_run(t, p.slot, end);
         let seg = &t.segs[home_seg];
         let count = seg.count.load(Relaxed) + 1;
         // Relaxed: the count is written only under this segment's lock.
@@ -754,6 +784,7 @@ impl<K, V, R> RawMap<K, V, R> {
         // Release: orders the shifted copies before the hole (readers that
         // see the hole see them).
         t.slots[last].store(core::ptr::null_mut(), Release);
+        debug_check_run(t, p.slot, last);
         let seg = &t.segs[home_seg];
         // Relaxed: the count is written only under this segment's lock.
         seg.count.store(seg.count.load(Relaxed) - 1, Relaxed);
