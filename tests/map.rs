@@ -11,23 +11,11 @@ use std::sync::{Arc, Barrier};
 use cds::reclaim::{Epoch, Reclaim};
 use cds::HashMap;
 
-/// Runs a generic test body under every reclaimer.
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn epoch() {
-                super::$name::<cds::reclaim::Epoch>();
-            }
-            #[test]
-            fn hazard() {
-                super::$name::<cds::reclaim::Hazard>();
-            }
-        }
-    )*};
-}
+#[macro_use]
+#[path = "common/reclaimers.rs"]
+mod reclaimers;
 
-both!(
+reclaimer_tests!(
     basic_ops,
     borrow_lookups,
     drops_exactly_once,
@@ -49,8 +37,8 @@ fn scaled(full: usize) -> usize {
     }
 }
 
-fn map_of<K, V, R: Reclaim + Default>() -> HashMap<K, V, RandomState, R> {
-    HashMap::with_capacity_hasher_and_reclaimer(0, RandomState::new(), R::default())
+fn map_of<K, V, R: Reclaim>(mk: fn() -> R) -> HashMap<K, V, RandomState, R> {
+    HashMap::with_capacity_hasher_and_reclaimer(0, RandomState::new(), mk())
 }
 
 /// Flushes the reclaimer until `cond` holds (epochs need a few rounds).
@@ -79,8 +67,8 @@ impl Clone for Counted {
     }
 }
 
-fn basic_ops<R: Reclaim + Default>() {
-    let map = map_of::<u64, u64, R>();
+fn basic_ops<R: Reclaim>(mk: fn() -> R) {
+    let map = map_of::<u64, u64, R>(mk);
     assert!(map.is_empty());
     for i in 0..scaled(2000) as u64 {
         assert!(map.insert(i, i).is_none());
@@ -104,8 +92,8 @@ fn basic_ops<R: Reclaim + Default>() {
     map.check_invariants();
 }
 
-fn borrow_lookups<R: Reclaim + Default>() {
-    let map = map_of::<String, Vec<u8>, R>();
+fn borrow_lookups<R: Reclaim>(mk: fn() -> R) {
+    let map = map_of::<String, Vec<u8>, R>(mk);
     map.insert("alpha".to_string(), vec![1]);
     assert_eq!(map.get("alpha").unwrap().as_slice(), &[1]);
     assert!(map.contains_key("alpha"));
@@ -116,10 +104,10 @@ fn borrow_lookups<R: Reclaim + Default>() {
     assert_eq!(format!("{map:?}"), "{}");
 }
 
-fn drops_exactly_once<R: Reclaim + Default>() {
+fn drops_exactly_once<R: Reclaim>(mk: fn() -> R) {
     let drops = Arc::new(AtomicUsize::new(0));
     let n = scaled(3000) as u64;
-    let map = map_of::<u64, Counted, R>();
+    let map = map_of::<u64, Counted, R>(mk);
     for i in 0..n {
         map.insert(i, Counted(i, drops.clone()));
     }
@@ -137,7 +125,7 @@ fn drops_exactly_once<R: Reclaim + Default>() {
     assert!(flush_until(map.reclaimer(), || drops.load(Relaxed) == retired));
     // Dropping the map frees every live entry at once.
     let live = map.len();
-    let r = R::default();
+    let r = mk();
     drop(map);
     assert_eq!(drops.load(Relaxed), retired + live);
     r.flush();
@@ -188,9 +176,9 @@ impl Drop for Reset {
 // The panic flags are process-global: the two tests using them serialize.
 static TOUCHY: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn panicking_hash_leaves_map_consistent<R: Reclaim + Default>() {
+fn panicking_hash_leaves_map_consistent<R: Reclaim>(mk: fn() -> R) {
     let _l = TOUCHY.lock().unwrap_or_else(|e| e.into_inner());
-    let map = map_of::<Touchy, u64, R>();
+    let map = map_of::<Touchy, u64, R>(mk);
     for i in 0..20 {
         map.insert(Touchy(i), i);
     }
@@ -203,9 +191,9 @@ fn panicking_hash_leaves_map_consistent<R: Reclaim + Default>() {
     assert_contents(&map, 0..20);
 }
 
-fn panicking_eq_leaves_map_consistent<R: Reclaim + Default>() {
+fn panicking_eq_leaves_map_consistent<R: Reclaim>(mk: fn() -> R) {
     let _l = TOUCHY.lock().unwrap_or_else(|e| e.into_inner());
-    let map = map_of::<Touchy, u64, R>();
+    let map = map_of::<Touchy, u64, R>(mk);
     for i in 0..20 {
         map.insert(Touchy(i), i);
     }
@@ -224,9 +212,9 @@ fn panicking_eq_leaves_map_consistent<R: Reclaim + Default>() {
     assert_contents(&map, 0..20);
 }
 
-fn panicking_closures_leave_map_consistent<R: Reclaim + Default>() {
+fn panicking_closures_leave_map_consistent<R: Reclaim>(mk: fn() -> R) {
     let drops = Arc::new(AtomicUsize::new(0));
-    let map = map_of::<u64, Counted, R>();
+    let map = map_of::<u64, Counted, R>(mk);
     for i in 0..50 {
         map.insert(i, Counted(i, drops.clone()));
     }
@@ -242,7 +230,7 @@ fn panicking_closures_leave_map_consistent<R: Reclaim + Default>() {
         assert_eq!(map.get(&i).unwrap().0, i);
     }
     assert!(!map.contains_key(&100));
-    let r = R::default();
+    let r = mk();
     drop(map);
     r.flush();
     assert_eq!(drops.load(Relaxed), 50, "nothing leaked or dropped twice");
@@ -256,8 +244,8 @@ fn threads() -> usize {
     }
 }
 
-fn stress_disjoint_keys<R: Reclaim + Default>() {
-    let map = map_of::<u64, u64, R>();
+fn stress_disjoint_keys<R: Reclaim>(mk: fn() -> R) {
+    let map = map_of::<u64, u64, R>(mk);
     let per = scaled(4000) as u64;
     let t = threads() as u64;
     std::thread::scope(|s| {
@@ -285,10 +273,10 @@ fn stress_disjoint_keys<R: Reclaim + Default>() {
     assert_eq!(map.len(), expect.len());
 }
 
-fn stress_overlapping_keys<R: Reclaim + Default>() {
+fn stress_overlapping_keys<R: Reclaim>(mk: fn() -> R) {
     // Every thread inserts every key of a small space, then removes the
     // odd ones; the even ones end present, with some thread's value.
-    let map = map_of::<u64, u64, R>();
+    let map = map_of::<u64, u64, R>(mk);
     let keys = scaled(2000) as u64;
     std::thread::scope(|s| {
         for tid in 0..threads() as u64 {
@@ -311,8 +299,8 @@ fn stress_overlapping_keys<R: Reclaim + Default>() {
     }
 }
 
-fn concurrent_updates_are_exact<R: Reclaim + Default>() {
-    let map = map_of::<u64, u64, R>();
+fn concurrent_updates_are_exact<R: Reclaim>(mk: fn() -> R) {
+    let map = map_of::<u64, u64, R>(mk);
     for k in 0..10 {
         map.insert(k, 0);
     }
@@ -333,10 +321,10 @@ fn concurrent_updates_are_exact<R: Reclaim + Default>() {
     assert_eq!(*map.get(&5).unwrap(), m * threads() as u64);
 }
 
-fn concurrent_get_or_insert_with_one_key<R: Reclaim + Default>() {
+fn concurrent_get_or_insert_with_one_key<R: Reclaim>(mk: fn() -> R) {
     let rounds = scaled(200);
     for round in 0..rounds as u64 {
-        let map = map_of::<u64, u64, R>();
+        let map = map_of::<u64, u64, R>(mk);
         let calls = AtomicUsize::new(0);
         let barrier = Barrier::new(threads());
         let seen: Vec<u64> = std::thread::scope(|s| {
@@ -365,10 +353,10 @@ fn concurrent_get_or_insert_with_one_key<R: Reclaim + Default>() {
     }
 }
 
-fn iter_during_growth_yields_stable_keys<R: Reclaim + Default>() {
+fn iter_during_growth_yields_stable_keys<R: Reclaim>(mk: fn() -> R) {
     // Keys 0..n stay present throughout while another thread grows the
     // map with fresh keys: each stable key is yielded exactly once.
-    let map = map_of::<u64, u64, R>();
+    let map = map_of::<u64, u64, R>(mk);
     let n = scaled(3000) as u64;
     for k in 0..n {
         map.insert(k, k);

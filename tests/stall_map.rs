@@ -17,22 +17,11 @@ use std::time::{Duration, Instant};
 use cds::reclaim::Reclaim;
 use cds::HashMap;
 
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn epoch() {
-                super::$name::<cds::reclaim::Epoch>();
-            }
-            #[test]
-            fn hazard() {
-                super::$name::<cds::reclaim::Hazard>();
-            }
-        }
-    )*};
-}
+#[macro_use]
+#[path = "common/reclaimers.rs"]
+mod reclaimers;
 
-both!(
+reclaimer_tests!(
     insert_parked_mid_shift,
     remove_parked_mid_shift,
     growth_parked_mid_copy
@@ -97,8 +86,8 @@ fn wait_parked() {
     }
 }
 
-fn map<R: Reclaim + Default>() -> HashMap<u64, u64, Ident, R> {
-    let m = HashMap::with_capacity_hasher_and_reclaimer(200, Ident, R::default());
+fn map<R: Reclaim>(mk: fn() -> R) -> HashMap<u64, u64, Ident, R> {
+    let m = HashMap::with_capacity_hasher_and_reclaimer(200, Ident, mk());
     assert_eq!(m.probe_stats().home_slots, 1 << LOG2);
     m
 }
@@ -142,9 +131,9 @@ fn miss_waits_then_completes<R: Reclaim>(map: &HashMap<u64, u64, Ident, R>, fini
     });
 }
 
-fn insert_parked_mid_shift<R: Reclaim + Default>() {
+fn insert_parked_mid_shift<R: Reclaim>(mk: fn() -> R) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let map = map::<R>();
+    let map = map(mk);
     let keys = run_keys();
     for &k in &keys {
         map.insert(k, k);
@@ -170,9 +159,9 @@ fn insert_parked_mid_shift<R: Reclaim + Default>() {
     }
 }
 
-fn remove_parked_mid_shift<R: Reclaim + Default>() {
+fn remove_parked_mid_shift<R: Reclaim>(mk: fn() -> R) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let map = map::<R>();
+    let map = map(mk);
     let keys = run_keys();
     for &k in &keys {
         map.insert(k, k);
@@ -224,10 +213,10 @@ impl Drop for Watchdog {
     }
 }
 
-fn growth_parked_mid_copy<R: Reclaim + Default>() {
+fn growth_parked_mid_copy<R: Reclaim>(mk: fn() -> R) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     // One segment (64 home slots): growth starts exactly at 56 entries.
-    let map: HashMap<u64, u64, Ident, R> = HashMap::with_capacity_hasher_and_reclaimer(50, Ident, R::default());
+    let map: HashMap<u64, u64, Ident, R> = HashMap::with_capacity_hasher_and_reclaimer(50, Ident, mk());
     assert_eq!(map.probe_stats().home_slots, 64);
     let limit = map.capacity() as u64;
     let key = |i: u64| i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
