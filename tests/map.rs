@@ -451,13 +451,20 @@ fn all_colliding_hasher() {
     }
 }
 
-/// Long randomized stress; CI runs it with `--ignored`.
+/// Long randomized stress under each reclaimer (half the time each); CI
+/// runs it with `--ignored`.
 #[test]
 #[ignore = "long stress; CI runs it with --ignored"]
 fn long_stress_mixed() {
     let secs: u64 = std::env::var("CDS_STRESS_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    let map: HashMap<u64, u64> = HashMap::new();
+    let half = std::time::Duration::from_millis(secs * 500);
+    long_stress_body(Epoch::new, half);
+    long_stress_body(cds::reclaim::Hazard::default, half);
+}
+
+fn long_stress_body<R: Reclaim>(mk: fn() -> R, run_for: std::time::Duration) {
+    let deadline = std::time::Instant::now() + run_for;
+    let map: HashMap<u64, u64, RandomState, R> = map_of(mk);
     let stable = 1000u64;
     for k in 0..stable {
         map.insert(k << 32, k);
@@ -490,6 +497,7 @@ fn long_stress_mixed() {
     for k in 0..stable {
         assert_eq!(*map.get(&(k << 32)).unwrap(), k);
     }
+    map.check_invariants();
 }
 
 #[test]
