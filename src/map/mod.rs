@@ -182,6 +182,28 @@ unsafe impl<K: Send + Sync, V: Send + Sync, S: Sync, R: Reclaim> Sync for HashMa
 /// map.remove("k");
 /// assert_eq!((*r.key(), *r), ("k", 1)); // still valid after removal
 /// ```
+///
+/// An `Epoch` `Ref` cannot move to another thread (its pin belongs to this
+/// one):
+///
+/// ```compile_fail
+/// let map = cds::HashMap::<u32, u32>::new();
+/// map.insert(1, 1);
+/// let r = map.get(&1).unwrap();
+/// std::thread::scope(|s| {
+///     s.spawn(move || drop(r));
+/// });
+/// ```
+///
+/// and cannot outlive its map:
+///
+/// ```compile_fail
+/// let r = {
+///     let map = cds::HashMap::<u32, u32>::new();
+///     map.insert(1, 1);
+///     map.get(&1).unwrap()
+/// };
+/// ```
 #[must_use]
 pub struct Ref<'m, K, V, R: Reclaim + 'm> {
     _guard: R::Guard<'m>,
@@ -831,6 +853,21 @@ impl<K, V, S, R: Reclaim> fmt::Debug for Iter<'_, K, V, S, R> {
 /// assert!(h.update(&1, |v| v + 1));
 /// assert_eq!(h.remove(&1), Some(&2));
 /// ```
+///
+/// At most one reference from a handle is alive at a time:
+///
+/// ```compile_fail
+/// let map = cds::HashMap::new();
+/// map.insert(1, 1);
+/// map.insert(2, 2);
+/// let mut h = map.pin();
+/// let a = h.get(&1);
+/// let b = h.get(&2);
+/// assert_ne!(a, b);
+/// ```
+///
+/// Under `Epoch` a live handle keeps its thread pinned between operations:
+/// drop it when the loop is done.
 #[must_use]
 pub struct Pinned<'m, K, V, S, R: Reclaim> {
     map: &'m HashMap<K, V, S, R>,
