@@ -21,7 +21,12 @@ mod map;
 
 use map::{measure, BenchMap, CdsOp, CdsPinned, Mix, PapayaOp, MIXES};
 
-fn bench_one<M: BenchMap>(c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, name: &str, mix: &'static Mix, threads: usize) {
+fn bench_one<M: BenchMap>(
+    c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    mix: &'static Mix,
+    threads: usize,
+) {
     c.bench_with_input(BenchmarkId::new(name, threads), &threads, |b, &threads| {
         b.iter_custom(|iters| {
             let per = (iters as usize).div_ceil(threads).max(1);
@@ -34,10 +39,22 @@ fn bench_one<M: BenchMap>(c: &mut criterion::BenchmarkGroup<'_, criterion::measu
 fn maps(c: &mut Criterion) {
     for mix in &MIXES {
         let mut g = c.benchmark_group(format!("map/{}", mix.name));
-        g.sample_size(10).warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(2));
+        g.sample_size(10)
+            .warm_up_time(Duration::from_millis(300))
+            .measurement_time(Duration::from_secs(2));
         for threads in [1, 2] {
-            bench_one::<Mutex<StdMap<u64, u64, RandomState>>>(&mut g, "std::sync::Mutex<HashMap>", mix, threads);
-            bench_one::<dashmap::DashMap<u64, u64, RandomState>>(&mut g, "dashmap::DashMap", mix, threads);
+            bench_one::<Mutex<StdMap<u64, u64, RandomState>>>(
+                &mut g,
+                "std::sync::Mutex<HashMap>",
+                mix,
+                threads,
+            );
+            bench_one::<dashmap::DashMap<u64, u64, RandomState>>(
+                &mut g,
+                "dashmap::DashMap",
+                mix,
+                threads,
+            );
             bench_one::<PapayaOp>(&mut g, "papaya::HashMap(pin/op)", mix, threads);
             bench_one::<CdsOp<Epoch>>(&mut g, "cds::HashMap<Epoch>", mix, threads);
             bench_one::<CdsPinned>(&mut g, "cds::HashMap<Epoch>(pin)", mix, threads);

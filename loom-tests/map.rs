@@ -137,7 +137,10 @@ fn get_during_growth<R: Reclaim>(m: Arc<Map<R>>) {
     });
     assert_eq!(m.get(&at(3, 2)).map(|r| *r), Some(2));
     w.join().unwrap();
-    assert!(m.probe_stats().home_slots > 4, "the third insert grows the table");
+    assert!(
+        m.probe_stats().home_slots > 4,
+        "the third insert grows the table"
+    );
     assert_eq!(m.get(&at(2, 3)).map(|r| *r), Some(3));
 }
 
@@ -159,9 +162,13 @@ impl Drop for Tracked {
 #[test]
 fn hazard_witness_threshold_1() {
     model(|| {
-        let m: Arc<HashMap<u64, Tracked, Ident, Hazard>> =
-            Arc::new(HashMap::with_capacity_hasher_and_reclaimer(0, Ident, Hazard::with_threshold(1)));
-        let freed = [Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false))];
+        let m: Arc<HashMap<u64, Tracked, Ident, Hazard>> = Arc::new(
+            HashMap::with_capacity_hasher_and_reclaimer(0, Ident, Hazard::with_threshold(1)),
+        );
+        let freed = [
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        ];
         m.insert(at(1, 1), Tracked(0, freed[0].clone()));
         let m2 = m.clone();
         let f1 = freed[1].clone();
@@ -174,7 +181,10 @@ fn hazard_witness_threshold_1() {
         });
         if let Some(r) = m.get(&at(1, 1)) {
             let v = r.0 as usize;
-            assert!(!freed[v].load(SeqCst), "entry freed while a Ref protects it");
+            assert!(
+                !freed[v].load(SeqCst),
+                "entry freed while a Ref protects it"
+            );
         }
         w.join().unwrap();
     });
@@ -187,8 +197,9 @@ fn hazard_witness_threshold_1() {
 #[test]
 fn hazard_witness_frozen_table() {
     model(|| {
-        let m: Arc<HashMap<u64, Tracked, Ident, Hazard>> =
-            Arc::new(HashMap::with_capacity_hasher_and_reclaimer(0, Ident, Hazard::with_threshold(1)));
+        let m: Arc<HashMap<u64, Tracked, Ident, Hazard>> = Arc::new(
+            HashMap::with_capacity_hasher_and_reclaimer(0, Ident, Hazard::with_threshold(1)),
+        );
         let freed = Arc::new(AtomicBool::new(false));
         m.insert(at(1, 1), Tracked(0, freed.clone()));
         m.insert(at(3, 1), Tracked(1, Arc::new(AtomicBool::new(false))));

@@ -141,7 +141,10 @@ fn random_op(x: &mut u64, tid: usize, i: usize) -> Op {
 /// Runs `rounds` rounds on maps from `make`; returns the overlap fraction.
 /// The threads persist across rounds and meet at a spin barrier before
 /// each one.
-fn check<S: BuildHasher + Sync + Send, R: Reclaim>(rounds: usize, make: &impl Fn() -> HashMap<u8, u32, S, R>) -> f64 {
+fn check<S: BuildHasher + Sync + Send, R: Reclaim>(
+    rounds: usize,
+    make: &impl Fn() -> HashMap<u8, u32, S, R>,
+) -> f64 {
     // One check at a time: parallel tests would oversubscribe the cores
     // and serialize the threads, destroying the overlap.
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -190,7 +193,13 @@ fn check<S: BuildHasher + Sync + Send, R: Reclaim>(rounds: usize, make: &impl Fn
                                 let call = clock.fetch_add(1, SeqCst);
                                 let res = apply_ours(map, op);
                                 let ret = clock.fetch_add(1, SeqCst);
-                                Event { thread: tid, call, ret, op, res }
+                                Event {
+                                    thread: tid,
+                                    call,
+                                    ret,
+                                    op,
+                                    res,
+                                }
                             })
                             .collect();
                         out.push(events);
@@ -203,7 +212,10 @@ fn check<S: BuildHasher + Sync + Send, R: Reclaim>(rounds: usize, make: &impl Fn
     });
     let mut overlapped = 0;
     for (round, map) in maps.iter().enumerate() {
-        let events: Vec<Event> = per_thread.iter().flat_map(|t| t[round].iter().copied()).collect();
+        let events: Vec<Event> = per_thread
+            .iter()
+            .flat_map(|t| t[round].iter().copied())
+            .collect();
         assert!(
             linearizable(&events, &initial, 0),
             "round {round}: not linearizable: {events:#?}"
@@ -225,32 +237,50 @@ fn rounds() -> usize {
 /// Runs `check` until a run reaches 30% overlapping histories (at most 5
 /// runs: on a loaded machine a run's threads may never run at once);
 /// every run must be linearizable.
-fn report<S: BuildHasher + Sync + Send, R: Reclaim>(name: &str, make: impl Fn() -> HashMap<u8, u32, S, R>) {
+fn report<S: BuildHasher + Sync + Send, R: Reclaim>(
+    name: &str,
+    make: impl Fn() -> HashMap<u8, u32, S, R>,
+) {
     let mut best: f64 = 0.0;
     for attempt in 1..=5 {
         let fraction = check(rounds(), &make);
-        println!("lin_map {name}: {:.0}% of histories overlapped (run {attempt})", fraction * 100.0);
+        println!(
+            "lin_map {name}: {:.0}% of histories overlapped (run {attempt})",
+            fraction * 100.0
+        );
         best = best.max(fraction);
         if cfg!(miri) || best >= 0.30 {
             return;
         }
     }
-    panic!("{name}: at most {:.0}% overlapping histories in 5 runs", best * 100.0);
+    panic!(
+        "{name}: at most {:.0}% overlapping histories in 5 runs",
+        best * 100.0
+    );
 }
 
 #[test]
 fn linearizable_colliding_epoch() {
-    report("colliding/Epoch", || HashMap::<u8, u32, Colliding, Epoch>::with_hasher(Colliding));
+    report("colliding/Epoch", || {
+        HashMap::<u8, u32, Colliding, Epoch>::with_hasher(Colliding)
+    });
 }
 
 #[test]
 fn linearizable_colliding_hazard() {
     report("colliding/Hazard", || {
-        HashMap::<u8, u32, Colliding, Hazard>::with_capacity_hasher_and_reclaimer(0, Colliding, Hazard::default())
+        HashMap::<u8, u32, Colliding, Hazard>::with_capacity_hasher_and_reclaimer(
+            0,
+            Colliding,
+            Hazard::default(),
+        )
     });
 }
 
 #[test]
 fn linearizable_random_state_epoch() {
-    report("RandomState/Epoch", HashMap::<u8, u32, RandomState, Epoch>::new);
+    report(
+        "RandomState/Epoch",
+        HashMap::<u8, u32, RandomState, Epoch>::new,
+    );
 }

@@ -86,7 +86,12 @@ fn basic_ops<R: Reclaim>(mk: fn() -> R) {
     map.check_invariants();
     let mut keys: Vec<u64> = map.iter().map(|r| *r.key()).collect();
     keys.sort_unstable();
-    assert_eq!(keys, (0..scaled(2000) as u64).filter(|k| k % 2 == 1).collect::<Vec<_>>());
+    assert_eq!(
+        keys,
+        (0..scaled(2000) as u64)
+            .filter(|k| k % 2 == 1)
+            .collect::<Vec<_>>()
+    );
     map.clear();
     assert!(map.is_empty());
     map.check_invariants();
@@ -156,7 +161,10 @@ impl PartialEq for Touchy {
 }
 impl Eq for Touchy {}
 
-fn assert_contents<R: Reclaim>(map: &HashMap<Touchy, u64, RandomState, R>, expect: impl Iterator<Item = u64>) {
+fn assert_contents<R: Reclaim>(
+    map: &HashMap<Touchy, u64, RandomState, R>,
+    expect: impl Iterator<Item = u64>,
+) {
     map.check_invariants();
     let mut got: Vec<(u64, u64)> = map.iter().map(|r| (r.key().0, *r)).collect();
     got.sort_unstable();
@@ -223,7 +231,14 @@ fn panicking_closures_leave_map_consistent<R: Reclaim>(mk: fn() -> R) {
     }))
     .is_err());
     assert!(catch_unwind(AssertUnwindSafe(|| map.update(&3, |_| panic!("update")))).is_err());
-    assert!(catch_unwind(AssertUnwindSafe(|| map.retain(|k, _| if *k == 30 { panic!("keep") } else { true }))).is_err());
+    assert!(
+        catch_unwind(AssertUnwindSafe(|| map.retain(|k, _| if *k == 30 {
+            panic!("keep")
+        } else {
+            true
+        })))
+        .is_err()
+    );
     map.check_invariants();
     assert_eq!(map.len(), 50);
     for i in 0..50 {
@@ -401,7 +416,11 @@ fn probe_stats_at_load_085() {
     assert!((s.expected_mean_probe_count() - expect).abs() < 0.01);
     if !cfg!(miri) {
         let err = (s.mean_probe_count() - expect).abs() / expect;
-        assert!(err < 0.05, "mean probe count {} vs {expect}", s.mean_probe_count());
+        assert!(
+            err < 0.05,
+            "mean probe count {} vs {expect}",
+            s.mean_probe_count()
+        );
         assert!(
             s.max_distance <= 2 * log2 + 8,
             "max distance {} > 2·log2(cap) + 8",
@@ -413,7 +432,8 @@ fn probe_stats_at_load_085() {
 
 #[test]
 fn with_reclaimer_and_max_load() {
-    let map: HashMap<u32, u32, RandomState, Epoch> = HashMap::with_reclaimer(Epoch::new()).with_max_load(0.5);
+    let map: HashMap<u32, u32, RandomState, Epoch> =
+        HashMap::with_reclaimer(Epoch::new()).with_max_load(0.5);
     for i in 0..1000 {
         map.insert(i, i);
     }
@@ -456,7 +476,10 @@ fn all_colliding_hasher() {
 #[test]
 #[ignore = "long stress; CI runs it with --ignored"]
 fn long_stress_mixed() {
-    let secs: u64 = std::env::var("CDS_STRESS_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let secs: u64 = std::env::var("CDS_STRESS_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     let half = std::time::Duration::from_millis(secs * 500);
     long_stress_body(Epoch::new, half);
     long_stress_body(cds::reclaim::Hazard::default, half);

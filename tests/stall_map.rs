@@ -81,7 +81,10 @@ fn park_at(point: &'static str) {
 fn wait_parked() {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !PARKED.load(SeqCst) {
-        assert!(Instant::now() < deadline, "the writer never reached the stall point");
+        assert!(
+            Instant::now() < deadline,
+            "the writer never reached the stall point"
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
 }
@@ -94,7 +97,14 @@ fn map<R: Reclaim>(mk: fn() -> R) -> HashMap<u64, u64, Ident, R> {
 
 /// Keys whose run spans slots 10..=15: three at home 10, three at home 11.
 fn run_keys() -> Vec<u64> {
-    vec![at(10, 1), at(10, 2), at(10, 3), at(11, 1), at(11, 2), at(11, 3)]
+    vec![
+        at(10, 1),
+        at(10, 2),
+        at(10, 3),
+        at(11, 1),
+        at(11, 2),
+        at(11, 3),
+    ]
 }
 
 /// While a writer is parked mid-shift in segment 0: every present key of
@@ -103,14 +113,21 @@ fn check_while_parked<R: Reclaim>(map: &HashMap<u64, u64, Ident, R>, present: &[
     let _watchdog = Watchdog::start("operations while a writer is parked mid-shift");
     for _ in 0..100 {
         for &k in present {
-            assert_eq!(map.get(&k).map(|r| *r), Some(k), "present key {k:#x} missed mid-shift");
+            assert_eq!(
+                map.get(&k).map(|r| *r),
+                Some(k),
+                "present key {k:#x} missed mid-shift"
+            );
         }
     }
     let far = at(200, 1);
     assert!(map.insert(far, far).is_none());
     assert_eq!(*map.get(&far).unwrap(), far);
     assert!(map.update(&far, |v| v + 1));
-    assert!(!map.contains_key(&at(201, 7)), "a miss in another segment completes");
+    assert!(
+        !map.contains_key(&at(201, 7)),
+        "a miss in another segment completes"
+    );
     assert_eq!(*map.remove(&far).unwrap(), far + 1);
 }
 
@@ -125,7 +142,10 @@ fn miss_waits_then_completes<R: Reclaim>(map: &HashMap<u64, u64, Ident, R>, fini
             r
         });
         std::thread::sleep(Duration::from_millis(50));
-        assert!(!done.load(SeqCst), "a miss validated against a segment mid-shift");
+        assert!(
+            !done.load(SeqCst),
+            "a miss validated against a segment mid-shift"
+        );
         finish();
         assert!(!h.join().unwrap());
     });
@@ -216,7 +236,8 @@ impl Drop for Watchdog {
 fn growth_parked_mid_copy<R: Reclaim>(mk: fn() -> R) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     // One segment (64 home slots): growth starts exactly at 56 entries.
-    let map: HashMap<u64, u64, Ident, R> = HashMap::with_capacity_hasher_and_reclaimer(50, Ident, mk());
+    let map: HashMap<u64, u64, Ident, R> =
+        HashMap::with_capacity_hasher_and_reclaimer(50, Ident, mk());
     assert_eq!(map.probe_stats().home_slots, 64);
     let limit = map.capacity() as u64;
     let key = |i: u64| i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -234,11 +255,19 @@ fn growth_parked_mid_copy<R: Reclaim>(mk: fn() -> R) {
         let watchdog = Watchdog::start("gets while growth is parked mid-copy");
         for _ in 0..50 {
             for i in 0..limit {
-                assert_eq!(map.get(&key(i)).map(|r| *r), Some(i), "existing key missed mid-growth");
+                assert_eq!(
+                    map.get(&key(i)).map(|r| *r),
+                    Some(i),
+                    "existing key missed mid-growth"
+                );
             }
             assert!(!map.contains_key(&key(limit + 5)));
         }
-        assert_eq!(map.iter().count() as u64, limit, "iteration completes mid-growth");
+        assert_eq!(
+            map.iter().count() as u64,
+            limit,
+            "iteration completes mid-growth"
+        );
         drop(watchdog);
         RELEASE.store(true, SeqCst);
         grower.join().unwrap();

@@ -37,16 +37,29 @@ pub struct Mix {
 }
 
 pub const MIXES: [Mix; 3] = [
-    Mix { name: "ReadHeavy 98/1/1/0", pct: [98, 1, 1, 0], prefill: 0.75 },
-    Mix { name: "Exchange 10/40/40/10", pct: [10, 40, 40, 10], prefill: 0.75 },
-    Mix { name: "RapidGrow 5/80/5/10", pct: [5, 80, 5, 10], prefill: 0.0 },
+    Mix {
+        name: "ReadHeavy 98/1/1/0",
+        pct: [98, 1, 1, 0],
+        prefill: 0.75,
+    },
+    Mix {
+        name: "Exchange 10/40/40/10",
+        pct: [10, 40, 40, 10],
+        prefill: 0.75,
+    },
+    Mix {
+        name: "RapidGrow 5/80/5/10",
+        pct: [5, 80, 5, 10],
+        prefill: 0.0,
+    },
 ];
 
 /// Per-thread scripts of `ops_per_thread` operations.
 pub fn scripts(mix: &Mix, threads: usize, ops_per_thread: usize) -> Vec<Vec<(Kind, u64)>> {
     (0..threads)
         .map(|t| {
-            let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ (t as u64 + 1).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            let mut x =
+                0x9e37_79b9_7f4a_7c15u64 ^ (t as u64 + 1).wrapping_mul(0xbf58_476d_1ce4_e5b9);
             (0..ops_per_thread)
                 .map(|_| {
                     x ^= x << 13;
@@ -154,7 +167,12 @@ pub struct PapayaOp(papaya::HashMap<u64, u64, RandomState>);
 /// papaya with one pin per 64 operations.
 pub struct PapayaBatch(papaya::HashMap<u64, u64, RandomState>);
 
-fn papaya_op<G: papaya::Guard>(m: &papaya::HashMap<u64, u64, RandomState>, kind: Kind, key: u64, g: &G) {
+fn papaya_op<G: papaya::Guard>(
+    m: &papaya::HashMap<u64, u64, RandomState>,
+    kind: Kind,
+    key: u64,
+    g: &G,
+) {
     match kind {
         Kind::Get => drop(black_box(m.get(&key, g).copied())),
         Kind::Insert => drop(black_box(m.insert(key, key, g).copied())),
@@ -201,7 +219,11 @@ pub struct CdsPinned(cds::HashMap<u64, u64, RandomState, Epoch>);
 
 impl<R: cds::reclaim::Reclaim + Default> BenchMap for CdsOp<R> {
     fn create() -> Self {
-        CdsOp(cds::HashMap::with_capacity_hasher_and_reclaimer(0, RandomState::new(), R::default()))
+        CdsOp(cds::HashMap::with_capacity_hasher_and_reclaimer(
+            0,
+            RandomState::new(),
+            R::default(),
+        ))
     }
     fn prefill(&self, key: u64) {
         self.0.insert(key, key);
@@ -260,11 +282,19 @@ pub fn run(report: &mut Report) {
             let s = scripts(mix, threads, total / threads);
             let ops = (total / threads) * threads;
             let mut cands = [
-                Candidate::new("std::sync::Mutex<HashMap>", || measure::<Mutex<StdMap<u64, u64, RandomState>>>(mix, &s)),
-                Candidate::new("std::sync::RwLock<HashMap>", || measure::<RwLock<StdMap<u64, u64, RandomState>>>(mix, &s)),
-                Candidate::new("dashmap::DashMap", || measure::<dashmap::DashMap<u64, u64, RandomState>>(mix, &s)),
+                Candidate::new("std::sync::Mutex<HashMap>", || {
+                    measure::<Mutex<StdMap<u64, u64, RandomState>>>(mix, &s)
+                }),
+                Candidate::new("std::sync::RwLock<HashMap>", || {
+                    measure::<RwLock<StdMap<u64, u64, RandomState>>>(mix, &s)
+                }),
+                Candidate::new("dashmap::DashMap", || {
+                    measure::<dashmap::DashMap<u64, u64, RandomState>>(mix, &s)
+                }),
                 Candidate::new("papaya::HashMap(pin/op)", || measure::<PapayaOp>(mix, &s)),
-                Candidate::new("papaya::HashMap(pin/64)", || measure::<PapayaBatch>(mix, &s)),
+                Candidate::new("papaya::HashMap(pin/64)", || {
+                    measure::<PapayaBatch>(mix, &s)
+                }),
                 Candidate::new("cds::HashMap<Epoch>", || measure::<CdsOp<Epoch>>(mix, &s)),
                 Candidate::new("cds::HashMap<Epoch>(pin)", || measure::<CdsPinned>(mix, &s)),
                 Candidate::new("cds::HashMap<Hazard>", || measure::<CdsOp<Hazard>>(mix, &s)),

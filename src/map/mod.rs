@@ -226,7 +226,10 @@ impl<'m, K, V, R: Reclaim> Ref<'m, K, V, R> {
     unsafe fn new(guard: R::Guard<'m>, entry: *mut Entry<K, V>) -> Self {
         // SAFETY: precondition 1 (non-null).
         let entry = unsafe { NonNull::new_unchecked(entry) };
-        Ref { _guard: guard, entry }
+        Ref {
+            _guard: guard,
+            entry,
+        }
     }
 
     #[inline]
@@ -272,7 +275,10 @@ impl<K, V, R: Reclaim> Deref for Ref<'_, K, V, R> {
 
 impl<K: fmt::Debug, V: fmt::Debug, R: Reclaim> fmt::Debug for Ref<'_, K, V, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Ref").field(self.key()).field(self.value()).finish()
+        f.debug_tuple("Ref")
+            .field(self.key())
+            .field(self.value())
+            .finish()
     }
 }
 
@@ -438,7 +444,10 @@ impl<K, V, S, R: Reclaim> HashMap<K, V, S, R> {
             (0.25..=0.95).contains(&max_load),
             "cds::HashMap: max_load {max_load} outside 0.25..=0.95"
         );
-        assert!(self.is_empty(), "cds::HashMap::with_max_load on a non-empty map");
+        assert!(
+            self.is_empty(),
+            "cds::HashMap::with_max_load on a non-empty map"
+        );
         let capacity = self.capacity();
         self.raw.reset_empty(capacity, max_load);
         self
@@ -496,7 +505,11 @@ impl<K, V, S, R: Reclaim> HashMap<K, V, S, R> {
             len: s.len,
             home_slots: s.home_slots,
             load_factor: s.len as f64 / s.home_slots as f64,
-            mean_distance: if s.len == 0 { 0.0 } else { s.sum_dist as f64 / s.len as f64 },
+            mean_distance: if s.len == 0 {
+                0.0
+            } else {
+                s.sum_dist as f64 / s.len as f64
+            },
             max_distance: s.max_dist,
         }
     }
@@ -541,7 +554,10 @@ where
     /// ```
     pub fn insert(&self, key: K, value: V) -> Option<Ref<'_, K, V, R>> {
         let mut g = self.raw.reclaimer.guard();
-        match self.raw.insert(&mut g, Pending::new(self.hash(&key), key, value), true) {
+        match self
+            .raw
+            .insert(&mut g, Pending::new(self.hash(&key), key, value), true)
+        {
             // SAFETY: a replaced entry stays protected in `g`'s entry slot.
             Inserted::Replaced(old) => Some(unsafe { Ref::new(g, old) }),
             _ => None,
@@ -565,7 +581,10 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let mut g = self.raw.reclaimer.guard();
-        let e = self.raw.probe(&mut g, self.hash(key), |k| k.borrow() == key).entry()?;
+        let e = self
+            .raw
+            .probe(&mut g, self.hash(key), |k| k.borrow() == key)
+            .entry()?;
         // SAFETY: a hit is protected in `g`'s entry slot.
         Some(unsafe { Ref::new(g, e) })
     }
@@ -604,7 +623,11 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let mut g = self.raw.reclaimer.guard();
-        !self.raw.probe(&mut g, self.hash(key), |k| k.borrow() == key).word.is_null()
+        !self
+            .raw
+            .probe(&mut g, self.hash(key), |k| k.borrow() == key)
+            .word
+            .is_null()
     }
 
     /// Removes `key`; returns its entry (valid through the [`Ref`]).
@@ -623,7 +646,9 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let mut g = self.raw.reclaimer.guard();
-        let old = self.raw.remove(&mut g, self.hash(key), |k| k.borrow() == key)?;
+        let old = self
+            .raw
+            .remove(&mut g, self.hash(key), |k| k.borrow() == key)?;
         // SAFETY: the removed entry stays protected in `g`'s entry slot.
         Some(unsafe { Ref::new(g, old) })
     }
@@ -681,7 +706,8 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let mut g = self.raw.reclaimer.guard();
-        self.raw.update(&mut g, self.hash(key), |k| k.borrow() == key, f)
+        self.raw
+            .update(&mut g, self.hash(key), |k| k.borrow() == key, f)
     }
 
     /// Keeps only the entries for which `keep` returns true. Each entry
@@ -701,7 +727,9 @@ where
                 let mut g = self.raw.reclaimer.guard();
                 let target: *const K = r.key();
                 // Identity, not `Eq`: only this very entry is removed.
-                let _ = self.raw.remove(&mut g, r.entry().hash, |k| core::ptr::eq(k, target));
+                let _ = self
+                    .raw
+                    .remove(&mut g, r.entry().hash, |k| core::ptr::eq(k, target));
             }
         }
     }
@@ -751,7 +779,11 @@ where
     /// assert_eq!(h.get(&7), Some(&7));
     /// ```
     pub fn pin(&self) -> Pinned<'_, K, V, S, R> {
-        Pinned { map: self, guard: self.raw.reclaimer.guard(), ops: 0 }
+        Pinned {
+            map: self,
+            guard: self.raw.reclaimer.guard(),
+            ops: 0,
+        }
     }
 
     /// Checks the Robin Hood invariants (distances, order, fingerprints,
@@ -790,7 +822,13 @@ pub struct Iter<'m, K, V, S, R: Reclaim> {
 
 impl<'m, K, V, S, R: Reclaim> Iter<'m, K, V, S, R> {
     fn new(map: &'m HashMap<K, V, S, R>, cursor: u128, end: u128) -> Self {
-        Iter { map, cursor, end, buf: Vec::new(), items: VecDeque::new() }
+        Iter {
+            map,
+            cursor,
+            end,
+            buf: Vec::new(),
+            items: VecDeque::new(),
+        }
     }
 
     /// Protects the next segment's entries; false at the end.
@@ -810,7 +848,8 @@ impl<'m, K, V, S, R: Reclaim> Iter<'m, K, V, S, R> {
                     break;
                 }
                 // SAFETY: just protected in `g2`'s entry slot.
-                self.items.push_back(unsafe { Ref::new(g2, raw::entry_of(word)) });
+                self.items
+                    .push_back(unsafe { Ref::new(g2, raw::entry_of(word)) });
             }
             if all {
                 self.cursor = next;
@@ -834,7 +873,9 @@ impl<'m, K, V, S, R: Reclaim> Iterator for Iter<'m, K, V, S, R> {
 
 impl<K, V, S, R: Reclaim> fmt::Debug for Iter<'_, K, V, S, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Iter").field("cursor", &self.cursor).finish_non_exhaustive()
+        f.debug_struct("Iter")
+            .field("cursor", &self.cursor)
+            .finish_non_exhaustive()
     }
 }
 
@@ -877,7 +918,9 @@ pub struct Pinned<'m, K, V, S, R: Reclaim> {
 
 impl<K, V, S, R: Reclaim> fmt::Debug for Pinned<'_, K, V, S, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pinned").field("ops", &self.ops).finish_non_exhaustive()
+        f.debug_struct("Pinned")
+            .field("ops", &self.ops)
+            .finish_non_exhaustive()
     }
 }
 
@@ -916,7 +959,10 @@ where
     {
         let map = self.map;
         let hash = map.hash(key);
-        let e = map.raw.probe(self.tick(), hash, |k| k.borrow() == key).entry()?;
+        let e = map
+            .raw
+            .probe(self.tick(), hash, |k| k.borrow() == key)
+            .entry()?;
         // SAFETY: protected in the guard's entry slot until the next
         // operation, which needs `&mut self` (the reference borrows it).
         Some(unsafe { &(*e).value })
@@ -1089,7 +1135,11 @@ where
     /// ```
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let iter = iter.into_iter();
-        let map = Self::with_capacity_hasher_and_reclaimer(iter.size_hint().0, S::default(), R::default());
+        let map = Self::with_capacity_hasher_and_reclaimer(
+            iter.size_hint().0,
+            S::default(),
+            R::default(),
+        );
         (&map).extend(iter);
         map
     }

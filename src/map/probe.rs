@@ -213,7 +213,11 @@ mod tests {
 
     #[test]
     fn tag_round_trips() {
-        for &(a, d, f) in &[(8usize, 0usize, 0u8), (0x7fff_ffff_fff8, 255, 0xff), (0x1000, 17, 0x5a)] {
+        for &(a, d, f) in &[
+            (8usize, 0usize, 0u8),
+            (0x7fff_ffff_fff8, 255, 0xff),
+            (0x1000, 17, 0x5a),
+        ] {
             let w = tag(p(a), d, f);
             assert_eq!((untag(w), dist(w), fp(w)), (p(a), d, f));
             assert!(!w.is_null());
@@ -241,7 +245,13 @@ mod tests {
 
     #[test]
     fn homes_refine_when_doubling() {
-        for &h in &[0u64, 1, u64::MAX, 0x8000_0000_0000_0000, 0x1234_5678_9abc_def0] {
+        for &h in &[
+            0u64,
+            1,
+            u64::MAX,
+            0x8000_0000_0000_0000,
+            0x1234_5678_9abc_def0,
+        ] {
             for log2 in 2..20 {
                 let a = home(h, log2);
                 let b = home(h, log2 + 1);

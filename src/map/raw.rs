@@ -139,7 +139,8 @@ impl<K, V> Pending<K, V> {
     pub(crate) fn new(hash: u64, key: K, value: V) -> Self {
         let ptr = Box::into_raw(Box::new(Entry { hash, key, value }));
         // SAFETY: `Box::into_raw` never returns null.
-        let this = Pending { ptr: unsafe { core::ptr::NonNull::new_unchecked(ptr) } };
+        let ptr = unsafe { core::ptr::NonNull::new_unchecked(ptr) };
+        let this = Pending { ptr };
         let _ = probe::tag(this.ptr.as_ptr(), 0, 0); // panics (after freeing) if too wide
         this
     }
@@ -224,7 +225,9 @@ impl<K, V> Table<K, V> {
         Table {
             log2,
             max_probe,
-            slots: (0..n).map(|_| AtomicPtr::new(core::ptr::null_mut())).collect(),
+            slots: (0..n)
+                .map(|_| AtomicPtr::new(core::ptr::null_mut()))
+                .collect(),
             segs: (0..probe::segments(log2))
                 .map(|_| CachePadded::new(Segment::default()))
                 .collect(),
@@ -320,7 +323,10 @@ fn debug_check_run<K, V>(t: &Table<K, V>, from: usize, to: usize) {
             let home = probe::home(hash, t.log2);
             debug_assert_eq!(probe::dist(w), j - home, "slot {j}: distance");
             debug_assert!(probe::dist(w) <= t.max_probe, "slot {j}: past max probe");
-            debug_assert!(prev_home.map_or(true, |h| h <= home), "slot {j}: Robin Hood order");
+            debug_assert!(
+                prev_home.map_or(true, |h| h <= home),
+                "slot {j}: Robin Hood order"
+            );
             prev_home = Some(home);
         }
     }
@@ -361,7 +367,12 @@ struct Locks<'t, K, V> {
 
 impl<'t, K, V> Locks<'t, K, V> {
     fn new(t: &'t Table<K, V>, first: usize) -> Self {
-        Locks { t, first, next: first, moved: false }
+        Locks {
+            t,
+            first,
+            next: first,
+            moved: false,
+        }
     }
 
     /// Locks every segment up to and including `last` (ascending order).
@@ -414,7 +425,11 @@ pub(crate) struct Versions {
 
 impl Versions {
     fn new(first: usize) -> Self {
-        Versions { first, len: 0, v: [0; MAX_PROBE_SEGS] }
+        Versions {
+            first,
+            len: 0,
+            v: [0; MAX_PROBE_SEGS],
+        }
     }
 
     #[inline(always)]
@@ -573,7 +588,12 @@ impl<K, V, R> RawMap<K, V, R> {
     /// Slot statistics of the current table.
     pub(crate) fn stats<G: Guard>(&self, g: &mut G) -> RawStats {
         let t = self.current(g);
-        let mut st = RawStats { len: 0, home_slots: 1 << t.log2, sum_dist: 0, max_dist: 0 };
+        let mut st = RawStats {
+            len: 0,
+            home_slots: 1 << t.log2,
+            sum_dist: 0,
+            max_dist: 0,
+        };
         for s in t.slots.iter() {
             // Relaxed: statistics, no entry is dereferenced.
             let w = s.load(Relaxed);
@@ -606,7 +626,12 @@ impl<K, V, R> RawMap<K, V, R> {
     }
 
     #[inline]
-    fn probe_validated<G: Guard>(&self, g: &mut G, hash: u64, eq: &mut impl FnMut(&K) -> bool) -> Probe<K, V> {
+    fn probe_validated<G: Guard>(
+        &self,
+        g: &mut G,
+        hash: u64,
+        eq: &mut impl FnMut(&K) -> bool,
+    ) -> Probe<K, V> {
         let mut backoff = Backoff::new();
         loop {
             if let Some(p) = self.probe_once::<G, true>(g, hash, eq) {
@@ -663,14 +688,25 @@ impl<K, V, R> RawMap<K, V, R> {
                 // SAFETY: `ptr` is protected in `ENTRY_SLOT` (just validated).
                 let e = unsafe { &*ptr };
                 if e.hash == hash && eq(&e.key) {
-                    return Some(Probe { table: tp, home, slot, word: w, versions: vs });
+                    return Some(Probe {
+                        table: tp,
+                        home,
+                        slot,
+                        word: w,
+                        versions: vs,
+                    });
                 }
             }
             slot += 1;
             d += 1;
         }
-        (VALIDATE && vs.still_valid(t))
-            .then_some(Probe { table: tp, home, slot, word: core::ptr::null_mut(), versions: vs })
+        (VALIDATE && vs.still_valid(t)).then_some(Probe {
+            table: tp,
+            home,
+            slot,
+            word: core::ptr::null_mut(),
+            versions: vs,
+        })
     }
 
     /// Replaces the hit `p` by `new` in the same slot. `Err` gives `new`
@@ -795,7 +831,12 @@ impl<K, V, R> RawMap<K, V, R> {
     /// Inserts `new`. With `replace`, an entry of the same key is replaced
     /// (and retired, still protected in `ENTRY_SLOT`); without, it is kept
     /// and `new` comes back. `K::eq` runs outside locks.
-    pub(crate) fn insert<G: Guard>(&self, g: &mut G, mut new: Pending<K, V>, replace: bool) -> Inserted<K, V>
+    pub(crate) fn insert<G: Guard>(
+        &self,
+        g: &mut G,
+        mut new: Pending<K, V>,
+        replace: bool,
+    ) -> Inserted<K, V>
     where
         K: Eq + Send + 'static,
         V: Send + 'static,
@@ -997,8 +1038,13 @@ impl<K, V, R> RawMap<K, V, R> {
     /// Publishes `new` in place of `t` (all of whose segments `locks`
     /// holds), unlocks with `MOVED`, and retires `t`.
     /// `tp` is the root pointer as loaded (its provenance frees it later).
-    fn publish<G: Guard>(&self, g: &mut G, tp: *const Table<K, V>, new: Table<K, V>, mut locks: Locks<'_, K, V>)
-    where
+    fn publish<G: Guard>(
+        &self,
+        g: &mut G,
+        tp: *const Table<K, V>,
+        new: Table<K, V>,
+        mut locks: Locks<'_, K, V>,
+    ) where
         K: Send + 'static,
         V: Send + 'static,
     {
@@ -1033,7 +1079,12 @@ impl<K, V, R> RawMap<K, V, R> {
             }
             let mut entries = Vec::with_capacity(t.count());
             // Relaxed: every segment is locked by us.
-            entries.extend(t.slots.iter().map(|s| s.load(Relaxed)).filter(|&w| !w.is_null()));
+            entries.extend(
+                t.slots
+                    .iter()
+                    .map(|s| s.load(Relaxed))
+                    .filter(|&w| !w.is_null()),
+            );
             self.publish(g, tp, Table::new(t.log2, t.max_probe), locks);
             for w in entries {
                 // SAFETY: (1) `t` is frozen and no longer the root, so the
@@ -1069,7 +1120,11 @@ impl<K, V, R> RawMap<K, V, R> {
             let cap = 1usize << t.log2;
             let lo = (from >> shift) as usize;
             let seg = t.seg_of(lo);
-            let seg_end = if seg + 1 == t.segs.len() { cap } else { (seg + 1) << probe::SEG_SHIFT };
+            let seg_end = if seg + 1 == t.segs.len() {
+                cap
+            } else {
+                (seg + 1) << probe::SEG_SHIFT
+            };
             let hi = seg_end.min(((to + (1 << shift) - 1) >> shift) as usize);
             let last = (hi - 1 + t.max_probe).min(t.slots.len() - 1);
             let mut vs = Versions::new(seg);
@@ -1130,7 +1185,11 @@ impl<K, V, R> RawMap<K, V, R> {
             let home = probe::home(e.hash, t.log2);
             assert_eq!(probe::dist(w), i - home, "slot {i}: distance");
             assert!(probe::dist(w) <= t.max_probe, "slot {i}: past max probe");
-            assert_eq!(probe::fp(w), probe::fingerprint(e.hash), "slot {i}: fingerprint");
+            assert_eq!(
+                probe::fp(w),
+                probe::fingerprint(e.hash),
+                "slot {i}: fingerprint"
+            );
             assert!(home >= prev_home, "slot {i}: Robin Hood order");
             assert!(
                 probe::dist(w) == 0 || !t.slots[i - 1].load(Relaxed).is_null(),

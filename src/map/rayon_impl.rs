@@ -43,13 +43,21 @@ where
     type Item = T;
 
     fn split(self) -> (Self, Option<Self>) {
-        let span = self.map.raw.segment_span(&mut self.map.raw.reclaimer.guard());
+        let span = self
+            .map
+            .raw
+            .segment_span(&mut self.map.raw.reclaimer.guard());
         let segs = (self.hi - self.lo) / span;
         if segs < 2 {
             return (self, None);
         }
         let mid = self.lo + segs / 2 * span;
-        let right = Producer { map: self.map, f: self.f, lo: mid, hi: self.hi };
+        let right = Producer {
+            map: self.map,
+            f: self.f,
+            lo: mid,
+            hi: self.hi,
+        };
         (Producer { hi: mid, ..self }, Some(right))
     }
 
@@ -76,7 +84,12 @@ where
     type Item = T;
 
     fn drive_unindexed<C: UnindexedConsumer<T>>(self, consumer: C) -> C::Result {
-        let producer = Producer { map: self.map, f: &self.f, lo: 0, hi: END };
+        let producer = Producer {
+            map: self.map,
+            f: &self.f,
+            lo: 0,
+            hi: END,
+        };
         bridge_unindexed(producer, consumer)
     }
 }
@@ -105,7 +118,10 @@ where
         K: Clone,
         V: Clone,
     {
-        ParMap { map: self, f: |k: &K, v: &V| (k.clone(), v.clone()) }
+        ParMap {
+            map: self,
+            f: |k: &K, v: &V| (k.clone(), v.clone()),
+        }
     }
 
     /// Calls `f` on every entry in parallel (rayon), with the guarantees of
@@ -227,7 +243,11 @@ mod tests {
                     map.insert(1 << 40 | k, k);
                 }
             });
-            let mut stable: Vec<u64> = map.par_iter_cloned().map(|(k, _)| k).filter(|&k| k < n).collect();
+            let mut stable: Vec<u64> = map
+                .par_iter_cloned()
+                .map(|(k, _)| k)
+                .filter(|&k| k < n)
+                .collect();
             stable.sort_unstable();
             assert_eq!(stable, (0..n).collect::<Vec<_>>());
         });

@@ -77,7 +77,10 @@ pub fn check(ops: &[Op]) {
         Hazard::with_threshold(1),
     );
     run(ops, &colliding);
-    run(ops, &cds::HashMap::<u8, u32, RandomState, Hazard>::with_reclaimer(Hazard::new()));
+    run(
+        ops,
+        &cds::HashMap::<u8, u32, RandomState, Hazard>::with_reclaimer(Hazard::new()),
+    );
 }
 
 fn run<S: BuildHasher, R: cds::reclaim::Reclaim>(ops: &[Op], ours: &cds::HashMap<u8, u32, S, R>) {
@@ -85,17 +88,33 @@ fn run<S: BuildHasher, R: cds::reclaim::Reclaim>(ops: &[Op], ours: &cds::HashMap
     for (i, op) in ops.iter().enumerate() {
         match *op {
             Op::Insert(k, v) => {
-                assert_eq!(ours.insert(k, v).map(|r| *r), std.insert(k, v), "op {i}: {op:?}");
+                assert_eq!(
+                    ours.insert(k, v).map(|r| *r),
+                    std.insert(k, v),
+                    "op {i}: {op:?}"
+                );
             }
             Op::Get(k) => {
-                assert_eq!(ours.get(&k).map(|r| (*r.key(), *r)), std.get(&k).map(|&v| (k, v)), "op {i}: {op:?}");
+                assert_eq!(
+                    ours.get(&k).map(|r| (*r.key(), *r)),
+                    std.get(&k).map(|&v| (k, v)),
+                    "op {i}: {op:?}"
+                );
             }
             Op::Remove(k) => {
-                assert_eq!(ours.remove(&k).map(|r| *r), std.remove(&k), "op {i}: {op:?}");
+                assert_eq!(
+                    ours.remove(&k).map(|r| *r),
+                    std.remove(&k),
+                    "op {i}: {op:?}"
+                );
             }
             Op::Update(k, d) => {
                 let expect = std.get_mut(&k).map(|v| *v = v.wrapping_add(d)).is_some();
-                assert_eq!(ours.update(&k, |v| v.wrapping_add(d)), expect, "op {i}: {op:?}");
+                assert_eq!(
+                    ours.update(&k, |v| v.wrapping_add(d)),
+                    expect,
+                    "op {i}: {op:?}"
+                );
             }
             Op::GetOrInsert(k, v) => {
                 let mut ran = false;
