@@ -5,5 +5,6 @@
 
 mod map;
 mod queue;
+mod reclaim;
 mod stack;
 mod sync;

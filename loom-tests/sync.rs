@@ -1,4 +1,14 @@
 //! Loom models of `SpinMutex` and `Semaphore`.
+//!
+//! Limits, checked by mutation: loom reports a lost wake-up (a waiter that
+//! links itself without re-checking the permits in the same step deadlocks
+//! the models) and weakened lock orderings. It cannot check the `Acquire`
+//! on a waiter's `GRANTED` load: loom's `unpark` joins the unparker's clock
+//! into the target at once, which hides a missing Acquire unless the waiter
+//! reads `GRANTED` between the store and the unpark (three preemptions).
+//! The miri message-passing test in `src/sync/semaphore.rs` covers the
+//! count's orderings. Models keep to two threads: a third multiplies the
+//! list lock's spin states beyond loom's budget.
 
 use cds::SpinMutex;
 use loom::sync::Arc;

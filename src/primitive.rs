@@ -54,13 +54,12 @@ pub(crate) mod sync {
     pub(crate) use std::sync::Arc;
 }
 
-/// std atomics that loom does not see, even under `--cfg loom`: for
-/// statistics only (counters read with `Relaxed`, never used to synchronize).
-/// Loom's lazy statics are torn down before a model's last deferred drops
-/// run (crossbeam's collector drops last), so counters bumped from those
-/// drops must live in plain statics.
-pub(crate) mod untracked {
-    pub(crate) use std::sync::atomic::AtomicU64;
+/// Std atomics that loom does not model, even under `cfg(loom)`: for
+/// statistics only, never for synchronization. They live in plain statics
+/// that survive loom's teardown of an execution (crossbeam-epoch runs
+/// deferred functions after loom's lazy statics are dropped).
+pub(crate) mod unmodeled {
+    pub(crate) use core::sync::atomic::{AtomicU64, Ordering};
 }
 
 /// Interior mutability with loom's closure-based access API.

@@ -178,3 +178,14 @@ fn stress_long() {
         exclusion(threads, 10_000);
     }
 }
+
+#[test]
+fn auto_traits() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<SpinMutex<Vec<u8>>>();
+    // Shareable whenever the data may move between threads (like std's Mutex).
+    send_sync::<SpinMutex<std::cell::Cell<u8>>>();
+    send_sync::<cds::SpinMutexGuard<'static, Vec<u8>>>();
+    send::<cds::SpinMutexGuard<'static, std::cell::Cell<u8>>>();
+}

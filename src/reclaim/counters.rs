@@ -14,29 +14,27 @@
 //! a panic.
 //!
 //! Under loom there is no per-thread machinery: two shared counters bumped
-//! with `Relaxed` RMWs, in a plain static of atomics loom does not track
-//! (`primitive::untracked`): statistics need no model, and deferred drops
-//! run by crossbeam's collector at the end of a model would otherwise find
-//! a loom lazy static already torn down.
+//! with `Relaxed` RMWs, which keeps the model small. They are plain std
+//! atomics in a plain `static` (`primitive::unmodeled`), not loom objects in
+//! a loom lazy static: crossbeam-epoch runs deferred drop functions while
+//! loom tears an execution down, after loom's lazy statics are gone, and a
+//! statistic needs no modelling.
 
-use crate::primitive::sync::atomic::Ordering::Relaxed;
 #[cfg(not(loom))]
-use crate::primitive::sync::atomic::{AtomicBool, AtomicPtr, Ordering::Acquire, Ordering::Release};
-#[cfg(not(loom))]
-use crate::primitive::sync::atomic::AtomicU64;
-#[cfg(loom)]
-use crate::primitive::untracked::AtomicU64;
+use crate::primitive::sync::atomic::{
+    AtomicBool, AtomicPtr, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+};
 use crate::reclaim::ReclaimStats;
+#[cfg(not(loom))]
 use crossbeam_utils::CachePadded;
 
 /// One thread's counters (or the shared fallback).
+#[cfg(not(loom))]
 #[derive(Debug, Default)]
 pub(crate) struct Block {
     retired: AtomicU64,
     reclaimed: AtomicU64,
-    #[cfg(not(loom))]
     in_use: AtomicBool,
-    #[cfg(not(loom))]
     next: AtomicPtr<CachePadded<Block>>,
 }
 
@@ -56,9 +54,14 @@ impl Block {
 pub(crate) struct Registry {
     #[cfg(not(loom))]
     head: AtomicPtr<CachePadded<Block>>,
-    /// Shared fallback for threads past their thread-local's destruction,
-    /// and the only counters under loom.
+    /// Shared fallback for threads past their thread-local's destruction.
+    #[cfg(not(loom))]
     shared: CachePadded<Block>,
+    /// The only counters under loom (unmodeled, see the module docs).
+    #[cfg(loom)]
+    loom_retired: crate::primitive::unmodeled::AtomicU64,
+    #[cfg(loom)]
+    loom_reclaimed: crate::primitive::unmodeled::AtomicU64,
 }
 
 #[cfg(not(loom))]
@@ -248,19 +251,18 @@ impl Registry {
     #[cfg(loom)]
     pub(crate) const fn new_loom() -> Self {
         Self {
-            shared: CachePadded::new(Block {
-                retired: AtomicU64::new(0),
-                reclaimed: AtomicU64::new(0),
-            }),
+            loom_retired: crate::primitive::unmodeled::AtomicU64::new(0),
+            loom_reclaimed: crate::primitive::unmodeled::AtomicU64::new(0),
         }
     }
 
     /// Sums the shared counters (loom build).
     #[cfg(loom)]
     pub(crate) fn sum(&self) -> ReclaimStats {
+        use crate::primitive::unmodeled::Ordering::Relaxed;
         ReclaimStats::from_counts(
-            self.shared.retired.load(Relaxed),
-            self.shared.reclaimed.load(Relaxed),
+            self.loom_retired.load(Relaxed),
+            self.loom_reclaimed.load(Relaxed),
         )
     }
 
@@ -268,14 +270,22 @@ impl Registry {
     #[cold]
     pub(crate) fn add_shared_retired(&self, n: u64) {
         // Relaxed: a statistic; no other memory is published through it.
+        #[cfg(not(loom))]
         self.shared.retired.fetch_add(n, Relaxed);
+        #[cfg(loom)]
+        self.loom_retired
+            .fetch_add(n, crate::primitive::unmodeled::Ordering::Relaxed);
     }
 
     /// Adds to the shared reclaimed count (fallback path).
     #[cold]
     pub(crate) fn add_shared_reclaimed(&self, n: u64) {
         // Relaxed: a statistic; no other memory is published through it.
+        #[cfg(not(loom))]
         self.shared.reclaimed.fetch_add(n, Relaxed);
+        #[cfg(loom)]
+        self.loom_reclaimed
+            .fetch_add(n, crate::primitive::unmodeled::Ordering::Relaxed);
     }
 }
 
