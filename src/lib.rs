@@ -18,11 +18,15 @@
 #[cfg_attr(not(cds_hooks), doc(hidden))]
 pub mod hooks;
 pub(crate) mod primitive;
+#[cfg(target_pointer_width = "64")]
+pub mod map;
 pub mod queue;
 pub mod reclaim;
 pub mod stack;
 pub mod sync;
 
+#[cfg(target_pointer_width = "64")]
+pub use map::HashMap;
 pub use queue::{MsQueue, QueueHandle};
 pub use stack::{StackHandle, TreiberStack};
 pub use sync::semaphore::{Permit, Semaphore};

@@ -6,6 +6,7 @@
 
 mod harness;
 mod lock;
+mod map;
 mod queue;
 mod semaphore;
 mod spsc;
@@ -34,6 +35,7 @@ fn main() {
         ("spsc", spsc::run),
         ("lock", lock::run),
         ("semaphore", semaphore::run),
+        ("map", map::run),
     ];
     for (name, run) in groups {
         if opts.wants(name) {

@@ -1,0 +1,1227 @@
+//! The unsafe core of [`HashMap`](super::HashMap): a Robin Hood table of
+//! tagged pointers to immutable entries, segment-locked writers, lock-free
+//! hits, version-validated misses and blocking-free growth for readers.
+//!
+//! # Layout
+//!
+//! A [`Table`] has 2^`log2` *home* slots plus a tail of `max_probe` slots
+//! (no wrap-around: a probe only moves to higher indices, so every lock
+//! chain is ascending). Slots are tagged pointers (null = empty, otherwise
+//! fingerprint | distance | address, see [`probe`]). Home slots are grouped
+//! into segments of [`SEG_SIZE`](probe::SEG_SIZE); the tail belongs to the
+//! last segment. Each segment has a state word and an entry count.
+//!
+//! # Segment state word
+//!
+//! | bits | meaning |
+//! |------|---------|
+//! | 0 `LOCKED`  | a writer (or a grower) owns the segment |
+//! | 1 `MOVED`   | the table is frozen: a newer table is published; set by the grower with its unlock |
+//! | 2..  version | bit 2 set (`WRITING`, "odd") while the owner is changing the segment's key positions |
+//!
+//! Transitions: `unlocked/even` →(CAS, Acquire)→ `LOCKED/even` →(store,
+//! Relaxed, before the first slot store)→ `LOCKED/odd` →(store, Release:
+//! version + 1 and unlock in one)→ `unlocked/even`. A writer that changes
+//! no key position (replacing an entry in its slot) never makes it odd.
+//! The grower locks every segment, never bumps versions, and unlocks with
+//! `MOVED` set; a `MOVED` segment is never locked again.
+//!
+//! # Invariants (between writers' critical sections)
+//!
+//! 1. Robin Hood order: entries are sorted by home slot along the array;
+//!    a slot word's distance is its index minus its entry's home, and is at
+//!    most the table's `max_probe`.
+//! 2. Every slot is written only by the holder of its segment's lock, and a
+//!    writer locks a contiguous ascending range of segments starting at the
+//!    home segment of the key it works on (so the count of a key's home
+//!    segment changes only under that lock).
+//! 3. A published entry is immutable; it is unlinked (replaced, removed,
+//!    or its table cleared) exactly once and retired only after the unlink
+//!    and after its writer unlocked.
+//! 4. A frozen (`MOVED`) table is never written again; entries belong to the
+//!    newest table. Old tables are retired as bare slot arrays.
+//! 5. No user code (`Hash`, `Eq`, `Clone`, closures, `Drop`), no guard
+//!    creation and no retire while any segment lock is held.
+//!
+//! # Why readers are right
+//!
+//! *Hits.* Writers shift entries so that every entry is in at least one
+//! slot at every instant: an insert shifts the run right starting from its
+//! far end (each entry is copied forward before its old slot is
+//! overwritten), a removal shifts left starting at the hole (each entry is
+//! copied back before its old slot is overwritten by its successor). Every
+//! distance a probe passes only grows during an insert's shift, so early
+//! exit never stops short of an entry in a static intermediate state: a
+//! writer parked mid-shift does not hide keys, and a hit never waits. A hit
+//! linearizes at its slot load (`Acquire`, pairing with the `Release` slot
+//! store that published or re-published the entry). A hit on a frozen table
+//! is still linearizable: the reader loaded the table while it was current,
+//! and the abstract map equals the frozen contents from the freeze until the
+//! new table's publication.
+//!
+//! *Misses.* A concurrent scan can still race a backward shift (it reads a
+//! slot before the entry moves into it and the next slot after its
+//! successor moved in). A miss therefore validates, seqlock-style, every
+//! segment it read: versions loaded (`Acquire`) before the segment's slots
+//! and reloaded after them must be equal and even; otherwise the reader
+//! backs off and retries (a miss may wait for a writer in its segments).
+//! Slot loads are `Acquire`, so the reload cannot move before them, and a
+//! slot store the reader saw was preceded by the odd-version store.
+//!
+//! # Writers
+//!
+//! A writer probes like a reader (running `Eq` outside any lock), then
+//! locks the segments from its home to the slot it found, checks that the
+//! table is not `MOVED`, and re-validates: a replacement or removal checks
+//! that the slot still holds the very word it found (the entry is protected,
+//! so its address cannot be reused); an insertion checks that the versions
+//! it validated are unchanged. It then extends its locks forward to the end
+//! of the run it will shift, checks for probe overflow *before writing any
+//! slot*, writes, and unlocks. On overflow it unlocks, grows and retries.
+//!
+//! # Growth
+//!
+//! The grower locks every segment in ascending order, copies the entry
+//! pointers into a private table (a plain Robin Hood insert), publishes it
+//! (`Release`), and unlocks every segment with `MOVED` set. Readers do not
+//! wait: they finish on the frozen table. Writers that find `MOVED` reload
+//! the table and retry. Under hazard pointers the witness of an entry is
+//! `table == T && T[i] == word`, so a reader of a frozen table fails its
+//! protection and moves on to the new table.
+
+use core::marker::PhantomData;
+
+use crossbeam_utils::CachePadded;
+
+use super::probe::{self, MAX_PROBE_SEGS};
+use crate::primitive::sync::atomic::{
+    AtomicPtr, AtomicUsize,
+    Ordering::{Acquire, Relaxed, Release},
+};
+use crate::primitive::Backoff;
+use crate::reclaim::Guard;
+
+/// Guard slot protecting the entry a probe found (and a `Ref` returns).
+pub(crate) const ENTRY_SLOT: usize = 0;
+/// Guard slot protecting the table an operation works on.
+pub(crate) const TABLE_SLOT: usize = 1;
+
+/// A segment is owned by a writer or grower.
+const LOCKED: usize = 1;
+/// The table is frozen; a newer one is published.
+const MOVED: usize = 2;
+/// The version is odd: key positions in the segment are changing.
+const WRITING: usize = 4;
+
+/// An immutable key-value pair; slots point to these. Never changed after
+/// publication: an update publishes a new entry in the same slot.
+pub(crate) struct Entry<K, V> {
+    pub(crate) hash: u64,
+    pub(crate) key: K,
+    pub(crate) value: V,
+}
+
+/// An entry allocated by an operation and not yet linked: owned through
+/// the raw pointer `Box::into_raw` returned (so the provenance exposed in
+/// slot words allows reading and, later, freeing it). Freed on drop
+/// (unwinding from a user `Eq` included) unless [`Pending::link`]ed.
+pub(crate) struct Pending<K, V> {
+    ptr: core::ptr::NonNull<Entry<K, V>>,
+}
+
+impl<K, V> Pending<K, V> {
+    /// Allocates an entry.
+    ///
+    /// # Panics
+    ///
+    /// If its address does not fit in a slot word (48 bits); the entry is
+    /// freed first.
+    pub(crate) fn new(hash: u64, key: K, value: V) -> Self {
+        let ptr = Box::into_raw(Box::new(Entry { hash, key, value }));
+        // SAFETY: `Box::into_raw` never returns null.
+        let ptr = unsafe { core::ptr::NonNull::new_unchecked(ptr) };
+        let this = Pending { ptr };
+        let _ = probe::tag(this.ptr.as_ptr(), 0, 0); // panics (after freeing) if too wide
+        this
+    }
+
+    /// The entry.
+    #[inline]
+    pub(crate) fn entry(&self) -> &Entry<K, V> {
+        // SAFETY: we own the allocation and nobody else can see it yet.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// Hands ownership to the table (called right before the slot store).
+    #[inline]
+    fn link(self) -> *mut Entry<K, V> {
+        let p = self.ptr.as_ptr();
+        core::mem::forget(self);
+        p
+    }
+}
+
+impl<K, V> Drop for Pending<K, V> {
+    fn drop(&mut self) {
+        // SAFETY: still owned (not linked): it came from `Box::into_raw`.
+        drop(unsafe { Box::from_raw(self.ptr.as_ptr()) });
+    }
+}
+
+/// The entry an occupied slot word points to.
+#[inline(always)]
+pub(crate) fn entry_of<K, V>(word: *mut Entry<K, V>) -> *mut Entry<K, V> {
+    probe::untag(word)
+}
+
+/// Reclaims a retired entry.
+///
+/// # Safety
+///
+/// 1. `p` came from `Box::<Entry<K, V>>::into_raw` and is dropped once.
+unsafe fn drop_entry<K, V>(p: *mut ()) {
+    // SAFETY: precondition 1.
+    drop(unsafe { Box::from_raw(p.cast::<Entry<K, V>>()) });
+}
+
+/// Reclaims a retired table (its arrays only; the entries moved on).
+///
+/// # Safety
+///
+/// 1. `p` came from `Box::<Table<K, V>>::into_raw` and is dropped once.
+unsafe fn drop_table<K, V>(p: *mut ()) {
+    // SAFETY: precondition 1.
+    drop(unsafe { Box::from_raw(p.cast::<Table<K, V>>()) });
+}
+
+/// One segment's state word and entry count (entries whose *home* lies in
+/// the segment; changed only under the segment lock).
+#[derive(Debug, Default)]
+struct Segment {
+    state: AtomicUsize,
+    count: AtomicUsize,
+}
+
+/// Returned when a segment is `MOVED`: retry on the newer table.
+#[derive(Debug)]
+struct Moved;
+
+/// One generation of the table.
+///
+/// Invariant: slot words are `0` or point to live `Entry<K, V>`s owned by
+/// the map (when this is the current table) or shared with the newer table
+/// (when frozen); the table owns none of them.
+pub(crate) struct Table<K, V> {
+    log2: u32,
+    max_probe: usize,
+    slots: Box<[AtomicPtr<Entry<K, V>>]>,
+    segs: Box<[CachePadded<Segment>]>,
+    _entries: PhantomData<*const Entry<K, V>>,
+}
+
+impl<K, V> Table<K, V> {
+    fn new(log2: u32, max_probe: usize) -> Self {
+        let n = (1usize << log2) + max_probe;
+        Table {
+            log2,
+            max_probe,
+            slots: (0..n)
+                .map(|_| AtomicPtr::new(core::ptr::null_mut()))
+                .collect(),
+            segs: (0..probe::segments(log2))
+                .map(|_| CachePadded::new(Segment::default()))
+                .collect(),
+            _entries: PhantomData,
+        }
+    }
+
+    #[inline(always)]
+    fn seg_of(&self, slot: usize) -> usize {
+        probe::seg_of(slot, self.segs.len())
+    }
+
+    /// Entries counted in every segment (a snapshot unless all are locked).
+    fn count(&self) -> usize {
+        // Relaxed: a statistic; exact only when quiescent (documented).
+        self.segs.iter().map(|s| s.count.load(Relaxed)).sum()
+    }
+
+    /// Inserts an entry into a table no other thread can see yet (Robin
+    /// Hood with swaps); `false` on probe overflow.
+    fn insert_private(&self, entry: *mut Entry<K, V>, hash: u64) -> bool {
+        let home = probe::home(hash, self.log2);
+        let seg = &self.segs[self.seg_of(home)];
+        seg.count.store(seg.count.load(Relaxed) + 1, Relaxed);
+        let mut word = probe::tag(entry, 0, probe::fingerprint(hash));
+        let mut slot = home;
+        loop {
+            let Some(s) = self.slots.get(slot) else {
+                return false;
+            };
+            // Relaxed: private table, published later with a Release store.
+            let cur = s.load(Relaxed);
+            if cur.is_null() {
+                s.store(word, Relaxed);
+                return true;
+            }
+            if probe::dist(cur) < probe::dist(word) {
+                s.store(word, Relaxed);
+                word = cur;
+            }
+            if probe::dist(word) >= self.max_probe {
+                return false;
+            }
+            word = probe::farther(word);
+            slot += 1;
+        }
+    }
+
+    /// Copies every entry of `old` (all of whose segments the caller has
+    /// locked) into this private table; `false` on probe overflow.
+    fn copy_from(&self, old: &Table<K, V>) -> bool {
+        let half = old.slots.len() / 2;
+        for (i, s) in old.slots.iter().enumerate() {
+            if i == half {
+                crate::hooks::stall_point!("map.grow.mid_copy");
+            }
+            // Relaxed: every segment of `old` is locked by us (Acquire CAS).
+            let w = s.load(Relaxed);
+            if w.is_null() {
+                continue;
+            }
+            // SAFETY: `w` is linked in `old`, whose segments are all locked
+            // by us, so nobody can unlink (and retire) it meanwhile.
+            let hash = unsafe { (*probe::untag(w)).hash };
+            if !self.insert_private(probe::untag(w), hash) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Debug builds: checks the probe-distance invariant over the slots a
+/// writer just changed, `from..=to`, all in segments it holds locked (so no
+/// other writer can change them, and their entries cannot be unlinked):
+/// each distance is the slot's offset from its entry's home, at most
+/// `max_probe`, and homes never decrease along the run. No user code runs.
+#[cfg_attr(not(debug_assertions), allow(unused_variables))]
+fn debug_check_run<K, V>(t: &Table<K, V>, from: usize, to: usize) {
+    #[cfg(debug_assertions)]
+    {
+        let mut prev_home = None;
+        for j in from..=to {
+            // Relaxed: under the slot's segment lock.
+            let w = t.slots[j].load(Relaxed);
+            if w.is_null() {
+                prev_home = None;
+                continue;
+            }
+            // SAFETY: linked in a locked segment: cannot be unlinked or
+            // retired meanwhile.
+            let hash = unsafe { (*probe::untag(w)).hash };
+            let home = probe::home(hash, t.log2);
+            debug_assert_eq!(probe::dist(w), j - home, "slot {j}: distance");
+            debug_assert!(probe::dist(w) <= t.max_probe, "slot {j}: past max probe");
+            debug_assert!(
+                prev_home.map_or(true, |h| h <= home),
+                "slot {j}: Robin Hood order"
+            );
+            prev_home = Some(home);
+        }
+    }
+}
+
+/// Locks a segment, waiting for its owner; `Err(Moved)` if it is frozen.
+fn lock_segment(seg: &Segment) -> Result<(), Moved> {
+    let mut backoff = Backoff::new();
+    loop {
+        let st = seg.state.load(Relaxed);
+        if st & MOVED != 0 {
+            return Err(Moved);
+        }
+        // Acquire: pairs with the Release unlock store in `Locks::release`
+        // (the previous owner's slot stores and count happen-before ours).
+        if st & LOCKED == 0
+            && seg
+                .state
+                .compare_exchange_weak(st, st | LOCKED, Acquire, Relaxed)
+                .is_ok()
+        {
+            return Ok(());
+        }
+        backoff.snooze();
+    }
+}
+
+/// A contiguous ascending range of locked segments; unlocks on drop (ending
+/// any write in progress), so even a bug's panic cannot leave a lock held.
+struct Locks<'t, K, V> {
+    t: &'t Table<K, V>,
+    first: usize,
+    /// One past the last locked segment.
+    next: usize,
+    /// Set the `MOVED` bit when unlocking (the grower).
+    moved: bool,
+}
+
+impl<'t, K, V> Locks<'t, K, V> {
+    fn new(t: &'t Table<K, V>, first: usize) -> Self {
+        Locks {
+            t,
+            first,
+            next: first,
+            moved: false,
+        }
+    }
+
+    /// Locks every segment up to and including `last` (ascending order).
+    fn extend_to(&mut self, last: usize) -> Result<(), Moved> {
+        while self.next <= last {
+            lock_segment(&self.t.segs[self.next])?;
+            self.next += 1;
+        }
+        Ok(())
+    }
+
+    /// Makes the versions of segments `from..=to` (all locked) odd; call
+    /// before the first slot store.
+    fn begin_write(&self, from: usize, to: usize) {
+        debug_assert!(self.first <= from && to < self.next);
+        for seg in &self.t.segs[from..=to] {
+            let st = seg.state.load(Relaxed);
+            debug_assert!(st & LOCKED != 0 && st & WRITING == 0);
+            // Relaxed: ordered before the slot stores by their Release.
+            seg.state.store(st + WRITING, Relaxed);
+        }
+    }
+}
+
+impl<K, V> Drop for Locks<'_, K, V> {
+    fn drop(&mut self) {
+        for seg in &self.t.segs[self.first..self.next] {
+            let mut st = seg.state.load(Relaxed);
+            if st & WRITING != 0 {
+                st += WRITING; // odd → next even version
+            }
+            if self.moved {
+                st |= MOVED;
+            }
+            // Release: pairs with the Acquire CAS in `lock_segment` and with
+            // readers' Acquire version loads in `probe` (a reader that sees
+            // the new even version sees every slot store before it).
+            seg.state.store(st & !LOCKED, Release);
+        }
+    }
+}
+
+/// Segment versions a probe read, oldest segment first.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Versions {
+    first: usize,
+    len: usize,
+    v: [usize; MAX_PROBE_SEGS],
+}
+
+impl Versions {
+    fn new(first: usize) -> Self {
+        Versions {
+            first,
+            len: 0,
+            v: [0; MAX_PROBE_SEGS],
+        }
+    }
+
+    #[inline(always)]
+    fn last_seg(&self) -> usize {
+        self.first + self.len - 1
+    }
+
+    #[inline(always)]
+    fn push(&mut self, state: usize) {
+        self.v[self.len] = state;
+        self.len += 1;
+    }
+
+    /// True iff every version read was even and is unchanged now (the
+    /// `LOCKED` and `MOVED` bits do not matter: a lock without a write
+    /// changes nothing, and a frozen table is a consistent snapshot).
+    fn still_valid<K, V>(&self, t: &Table<K, V>) -> bool {
+        self.v[..self.len].iter().enumerate().all(|(k, &v)| {
+            // Relaxed: after the probe's Acquire slot loads, so it cannot be
+            // reordered before them.
+            let now = t.segs[self.first + k].state.load(Relaxed);
+            v & WRITING == 0 && (now ^ v) & !(LOCKED | MOVED) == 0
+        })
+    }
+}
+
+/// What a probe found.
+pub(crate) struct Probe<K, V> {
+    /// The table probed (protected in `TABLE_SLOT`).
+    pub(crate) table: *const Table<K, V>,
+    home: usize,
+    /// The slot of the hit, or where the key would be inserted (after the
+    /// last slot the key may occupy if the probe ran past `max_probe`).
+    slot: usize,
+    /// The slot word of the hit (its entry protected in `ENTRY_SLOT`), or 0
+    /// on a (validated) miss.
+    pub(crate) word: *mut Entry<K, V>,
+    versions: Versions,
+}
+
+impl<K, V> Probe<K, V> {
+    /// The entry of a hit.
+    pub(crate) fn entry(&self) -> Option<*mut Entry<K, V>> {
+        (!self.word.is_null()).then(|| probe::untag(self.word))
+    }
+}
+
+/// Why a write must be retried.
+enum Retry {
+    /// Something changed (or the table is frozen): probe again.
+    Again,
+    /// The probe sequence would overflow the table: grow, then probe again.
+    Grow,
+}
+
+/// A linked entry and its home segment's new count.
+type Linked<K, V> = (*mut Entry<K, V>, usize);
+/// An entry that could not be linked, and why.
+type Unlinked<K, V> = (Pending<K, V>, Retry);
+
+/// Result of [`RawMap::insert`].
+pub(crate) enum Inserted<K, V> {
+    /// The new entry was linked (and is protected in `ENTRY_SLOT` when
+    /// `replace` was false).
+    New(*mut Entry<K, V>),
+    /// The old entry was replaced, unlinked and retired (it stays protected
+    /// in `ENTRY_SLOT`).
+    Replaced(*mut Entry<K, V>),
+    /// The key was present (protected in `ENTRY_SLOT`); the new entry comes
+    /// back unlinked.
+    Existing(*mut Entry<K, V>, Pending<K, V>),
+}
+
+/// Why the map grows.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Why {
+    Load,
+    Overflow,
+}
+
+/// Probe statistics of the current table (see `HashMap::probe_stats`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RawStats {
+    pub(crate) len: usize,
+    pub(crate) home_slots: usize,
+    pub(crate) sum_dist: usize,
+    pub(crate) max_dist: usize,
+}
+
+/// The table root and the reclaimer.
+///
+/// Contract for every method taking a guard: the guard was created from
+/// `self.reclaimer` (retire precondition 3); only `HashMap` calls these.
+pub(crate) struct RawMap<K, V, R> {
+    /// The current table; never null. Old tables are retired after being
+    /// replaced here.
+    table: AtomicPtr<Table<K, V>>,
+    pub(crate) reclaimer: R,
+    max_load: f64,
+}
+
+impl<K, V, R> RawMap<K, V, R> {
+    /// A map whose first table holds `capacity` entries at `max_load`.
+    pub(crate) fn new(capacity: usize, max_load: f64, reclaimer: R) -> Self {
+        let log2 = probe::log2_for(capacity, max_load);
+        let t = Box::new(Table::<K, V>::new(log2, probe::max_probe(log2)));
+        RawMap {
+            table: AtomicPtr::new(Box::into_raw(t)),
+            reclaimer,
+            max_load,
+        }
+    }
+
+    /// Replaces the (empty) table by one holding `capacity` entries at
+    /// `max_load`.
+    pub(crate) fn reset_empty(&mut self, capacity: usize, max_load: f64) {
+        let log2 = probe::log2_for(capacity, max_load);
+        let new = Box::into_raw(Box::new(Table::<K, V>::new(log2, probe::max_probe(log2))));
+        // Relaxed: `&mut self`, no other thread can see the map.
+        let old = self.table.swap(new, Relaxed);
+        // SAFETY: the old table came from `Box::into_raw`, is unreachable now
+        // (`&mut self`), and holds no entries (the caller checked emptiness;
+        // a table owns none anyway).
+        drop(unsafe { Box::from_raw(old) });
+        self.max_load = max_load;
+    }
+
+    /// The current table, for a snapshot read under a guard.
+    fn current<G: Guard>(&self, g: &mut G) -> &Table<K, V> {
+        let tp = g.protect(TABLE_SLOT, &self.table);
+        // SAFETY: `tp` is non-null and protected in `TABLE_SLOT` (the witness
+        // is the root itself, from which tables are unlinked before they are
+        // retired); the protection lasts until `g` reuses the slot, which
+        // its caller does not do while using the reference.
+        unsafe { &*tp }
+    }
+
+    /// Entries in the current table (a snapshot: exact when quiescent).
+    pub(crate) fn len<G: Guard>(&self, g: &mut G) -> usize {
+        self.current(g).count()
+    }
+
+    /// Entries the current table holds before it grows.
+    pub(crate) fn capacity<G: Guard>(&self, g: &mut G) -> usize {
+        probe::max_entries(self.current(g).log2, self.max_load)
+    }
+
+    /// The hash-space width of one segment of the current table (a
+    /// boundary of it is a boundary in every later table).
+    #[cfg(feature = "rayon")]
+    pub(crate) fn segment_span<G: Guard>(&self, g: &mut G) -> u128 {
+        let t = self.current(g);
+        probe::first_hash_of(probe::seg_homes(t.log2), t.log2)
+    }
+
+    /// Slot statistics of the current table.
+    pub(crate) fn stats<G: Guard>(&self, g: &mut G) -> RawStats {
+        let t = self.current(g);
+        let mut st = RawStats {
+            len: 0,
+            home_slots: 1 << t.log2,
+            sum_dist: 0,
+            max_dist: 0,
+        };
+        for s in t.slots.iter() {
+            // Relaxed: statistics, no entry is dereferenced.
+            let w = s.load(Relaxed);
+            if !w.is_null() {
+                st.len += 1;
+                st.sum_dist += probe::dist(w);
+                st.max_dist = st.max_dist.max(probe::dist(w));
+            }
+        }
+        st
+    }
+
+    /// Probes for `hash`: a hit (entry protected in `ENTRY_SLOT`) or a
+    /// validated miss. `eq` runs outside any lock, only on entries with the
+    /// same full hash. A first probe reads no segment version and returns
+    /// on a hit (the common case, and all a hit needs); only a miss probes
+    /// again, reading and validating the versions (which an insert then
+    /// re-checks under its locks).
+    #[inline]
+    pub(crate) fn probe<G: Guard>(
+        &self,
+        g: &mut G,
+        hash: u64,
+        mut eq: impl FnMut(&K) -> bool,
+    ) -> Probe<K, V> {
+        match self.probe_once::<G, false>(g, hash, &mut eq) {
+            Some(p) => p,
+            None => self.probe_validated(g, hash, &mut eq),
+        }
+    }
+
+    #[inline]
+    fn probe_validated<G: Guard>(
+        &self,
+        g: &mut G,
+        hash: u64,
+        eq: &mut impl FnMut(&K) -> bool,
+    ) -> Probe<K, V> {
+        let mut backoff = Backoff::new();
+        loop {
+            if let Some(p) = self.probe_once::<G, true>(g, hash, eq) {
+                return p;
+            }
+            backoff.snooze();
+        }
+    }
+
+    /// One probe attempt; `None` if a protection failed, or on a miss that
+    /// failed validation (`VALIDATE`) or that was not validated at all.
+    #[inline]
+    fn probe_once<G: Guard, const VALIDATE: bool>(
+        &self,
+        g: &mut G,
+        hash: u64,
+        eq: &mut impl FnMut(&K) -> bool,
+    ) -> Option<Probe<K, V>> {
+        let tp = g.protect(TABLE_SLOT, &self.table);
+        // SAFETY: protected in `TABLE_SLOT` (root witness), non-null.
+        let t = unsafe { &*tp };
+        let home = probe::home(hash, t.log2);
+        let fp = probe::fingerprint(hash);
+        let mut vs = Versions::new(t.seg_of(home));
+        if VALIDATE {
+            // Acquire: pairs with the Release unlock in `Locks::drop` (a miss
+            // validated against this version saw every slot store before it).
+            vs.push(t.segs[vs.first].state.load(Acquire));
+        }
+        let (mut slot, mut d) = (home, 0);
+        while d <= t.max_probe {
+            let s = t.seg_of(slot);
+            if VALIDATE && s != vs.last_seg() {
+                // Acquire: as above, for the next segment.
+                vs.push(t.segs[s].state.load(Acquire));
+            }
+            // Acquire: pairs with the Release slot stores of writers (an
+            // insert publishes the entry; shifts and growth re-publish it).
+            let w = t.slots[slot].load(Acquire);
+            if w.is_null() || probe::dist(w) < d {
+                break;
+            }
+            if probe::fp(w) == fp {
+                let ptr = probe::untag(w);
+                let (root, here) = (&self.table, &t.slots[slot]);
+                // Witness (hazard pointers): the slot still holds the word and
+                // the table is still current, so the entry was linked after
+                // the protection was published. Acquire: as above.
+                if !g.protect_with(ENTRY_SLOT, ptr, || {
+                    here.load(Acquire) == w && core::ptr::eq(root.load(Acquire), tp)
+                }) {
+                    return None;
+                }
+                // SAFETY: `ptr` is protected in `ENTRY_SLOT` (just validated).
+                let e = unsafe { &*ptr };
+                if e.hash == hash && eq(&e.key) {
+                    return Some(Probe {
+                        table: tp,
+                        home,
+                        slot,
+                        word: w,
+                        versions: vs,
+                    });
+                }
+            }
+            slot += 1;
+            d += 1;
+        }
+        (VALIDATE && vs.still_valid(t)).then_some(Probe {
+            table: tp,
+            home,
+            slot,
+            word: core::ptr::null_mut(),
+            versions: vs,
+        })
+    }
+
+    /// Replaces the hit `p` by `new` in the same slot. `Err` gives `new`
+    /// back when the slot changed or the table froze.
+    fn replace_at(
+        &self,
+        t: &Table<K, V>,
+        p: &Probe<K, V>,
+        new: Pending<K, V>,
+    ) -> Result<*mut Entry<K, V>, Pending<K, V>> {
+        let word = probe::tag(new.ptr.as_ptr(), probe::dist(p.word), probe::fp(p.word));
+        let mut locks = Locks::new(t, t.seg_of(p.home));
+        // Relaxed: we hold the slot's segment lock (Acquire CAS).
+        if locks.extend_to(t.seg_of(p.slot)).is_err() || t.slots[p.slot].load(Relaxed) != p.word {
+            return Err(new);
+        }
+        let _ = new.link();
+        // Release: pairs with the Acquire slot loads in `probe_once`.
+        t.slots[p.slot].store(word, Release);
+        drop(locks);
+        Ok(probe::untag(p.word))
+    }
+
+    /// Links `new` at the miss `p`, shifting the run after it right.
+    fn link_at(
+        &self,
+        t: &Table<K, V>,
+        p: &Probe<K, V>,
+        new: Pending<K, V>,
+    ) -> Result<Linked<K, V>, Unlinked<K, V>> {
+        let d = p.slot - p.home;
+        if d > t.max_probe {
+            return Err((new, Retry::Grow));
+        }
+        let word = probe::tag(new.ptr.as_ptr(), d, probe::fingerprint(new.entry().hash));
+        let home_seg = t.seg_of(p.home);
+        let mut locks = Locks::new(t, home_seg);
+        if locks.extend_to(t.seg_of(p.slot)).is_err() || !p.versions.still_valid(t) {
+            return Err((new, Retry::Again));
+        }
+        // The run to shift ends at the first empty slot.
+        let mut end = p.slot;
+        loop {
+            if end >= t.slots.len() {
+                return Err((new, Retry::Grow));
+            }
+            if locks.extend_to(t.seg_of(end)).is_err() {
+                return Err((new, Retry::Again));
+            }
+            // Relaxed: under the slot's segment lock.
+            let w = t.slots[end].load(Relaxed);
+            if w.is_null() {
+                break;
+            }
+            if probe::dist(w) >= t.max_probe {
+                return Err((new, Retry::Grow));
+            }
+            end += 1;
+        }
+        locks.begin_write(t.seg_of(p.slot), t.seg_of(end));
+        for k in (p.slot + 1..=end).rev() {
+            // Relaxed load: under the lock. Release store: pairs with the
+            // Acquire slot loads in `probe_once` (re-publishes the entry).
+            t.slots[k].store(probe::farther(t.slots[k - 1].load(Relaxed)), Release);
+            if k == end && end > p.slot + 1 {
+                crate::hooks::stall_point!("map.shift.mid");
+            }
+        }
+        let ptr = new.link();
+        // Release: publishes the entry's contents to `probe_once`'s Acquire.
+        t.slots[p.slot].store(word, Release);
+        debug_check_run(t, p.slot, end);
+        let seg = &t.segs[home_seg];
+        let count = seg.count.load(Relaxed) + 1;
+        // Relaxed: the count is written only under this segment's lock.
+        seg.count.store(count, Relaxed);
+        drop(locks);
+        Ok((ptr, count))
+    }
+
+    /// Unlinks the hit `p`, shifting the run after it left.
+    fn unlink_at(&self, t: &Table<K, V>, p: &Probe<K, V>) -> Result<*mut Entry<K, V>, Retry> {
+        let home_seg = t.seg_of(p.home);
+        let mut locks = Locks::new(t, home_seg);
+        // Relaxed: under the slot's segment lock.
+        if locks.extend_to(t.seg_of(p.slot)).is_err() || t.slots[p.slot].load(Relaxed) != p.word {
+            return Err(Retry::Again);
+        }
+        // The run to shift back: followers not at their home.
+        let mut last = p.slot;
+        while last + 1 < t.slots.len() {
+            if locks.extend_to(t.seg_of(last + 1)).is_err() {
+                return Err(Retry::Again);
+            }
+            // Relaxed: under the slot's segment lock.
+            let w = t.slots[last + 1].load(Relaxed);
+            if w.is_null() || probe::dist(w) == 0 {
+                break;
+            }
+            last += 1;
+        }
+        locks.begin_write(t.seg_of(p.slot), t.seg_of(last));
+        for k in p.slot..last {
+            // Relaxed load: under the lock. Release store: pairs with the
+            // Acquire slot loads in `probe_once` (re-publishes the entry).
+            t.slots[k].store(probe::nearer(t.slots[k + 1].load(Relaxed)), Release);
+            if k == p.slot && last > p.slot + 1 {
+                crate::hooks::stall_point!("map.shift.mid");
+            }
+        }
+        // Release: orders the shifted copies before the hole (readers that
+        // see the hole see them).
+        t.slots[last].store(core::ptr::null_mut(), Release);
+        debug_check_run(t, p.slot, last);
+        let seg = &t.segs[home_seg];
+        // Relaxed: the count is written only under this segment's lock.
+        seg.count.store(seg.count.load(Relaxed) - 1, Relaxed);
+        drop(locks);
+        Ok(probe::untag(p.word))
+    }
+
+    /// Inserts `new`. With `replace`, an entry of the same key is replaced
+    /// (and retired, still protected in `ENTRY_SLOT`); without, it is kept
+    /// and `new` comes back. `K::eq` runs outside locks.
+    pub(crate) fn insert<G: Guard>(
+        &self,
+        g: &mut G,
+        mut new: Pending<K, V>,
+        replace: bool,
+    ) -> Inserted<K, V>
+    where
+        K: Eq + Send + 'static,
+        V: Send + 'static,
+    {
+        let hash = new.entry().hash;
+        let mut backoff = Backoff::new();
+        loop {
+            let p = self.probe(g, hash, |k| *k == new.entry().key);
+            // SAFETY: protected in `TABLE_SLOT` by the probe.
+            let t = unsafe { &*p.table };
+            if let Some(old) = p.entry() {
+                if !replace {
+                    return Inserted::Existing(old, new);
+                }
+                match self.replace_at(t, &p, new) {
+                    Ok(old) => {
+                        // SAFETY: (1) unlinked by `replace_at`, (2) only the
+                        // unlinker retires, (3) `g` is from our reclaimer
+                        // (RawMap contract), (4) `drop_entry` drops a boxed
+                        // entry of `Send + 'static` parts.
+                        unsafe { g.retire(old.cast(), drop_entry::<K, V>) };
+                        return Inserted::Replaced(old);
+                    }
+                    Err(back) => new = back,
+                }
+            } else {
+                if !replace {
+                    // Protect the new entry before it is reachable: the
+                    // returned `Ref` must survive a concurrent removal.
+                    g.protect_with(ENTRY_SLOT, new.ptr.as_ptr(), || true);
+                }
+                match self.link_at(t, &p, new) {
+                    Ok((ptr, count)) => {
+                        self.after_insert(g, p.table, count);
+                        return Inserted::New(ptr);
+                    }
+                    Err((back, Retry::Again)) => new = back,
+                    Err((back, Retry::Grow)) => {
+                        new = back;
+                        self.grow(g, p.table, Why::Overflow);
+                    }
+                }
+            }
+            backoff.spin();
+        }
+    }
+
+    /// Removes the entry of `hash`/`eq`; returns it unlinked and retired,
+    /// still protected in `ENTRY_SLOT`.
+    pub(crate) fn remove<G: Guard>(
+        &self,
+        g: &mut G,
+        hash: u64,
+        mut eq: impl FnMut(&K) -> bool,
+    ) -> Option<*mut Entry<K, V>>
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        let mut backoff = Backoff::new();
+        loop {
+            let p = self.probe(g, hash, &mut eq);
+            p.entry()?;
+            // SAFETY: protected in `TABLE_SLOT` by the probe.
+            let t = unsafe { &*p.table };
+            if let Ok(old) = self.unlink_at(t, &p) {
+                // SAFETY: (1) unlinked by `unlink_at`, (2) only the unlinker
+                // retires, (3) RawMap contract, (4) `drop_entry` drops a boxed
+                // entry of `Send + 'static` parts.
+                unsafe { g.retire(old.cast(), drop_entry::<K, V>) };
+                return Some(old);
+            }
+            backoff.spin();
+        }
+    }
+
+    /// Replaces the value of `hash`/`eq` by `f(old)`; false if absent. `f`
+    /// and `K::clone` run outside locks and rerun if the entry changed.
+    pub(crate) fn update<G: Guard>(
+        &self,
+        g: &mut G,
+        hash: u64,
+        mut eq: impl FnMut(&K) -> bool,
+        mut f: impl FnMut(&V) -> V,
+    ) -> bool
+    where
+        K: Clone + Send + 'static,
+        V: Send + 'static,
+    {
+        let mut backoff = Backoff::new();
+        loop {
+            let p = self.probe(g, hash, &mut eq);
+            let Some(old) = p.entry() else {
+                return false;
+            };
+            // SAFETY: `old` is protected in `ENTRY_SLOT` by the probe.
+            let old = unsafe { &*old };
+            let new = Pending::new(hash, old.key.clone(), f(&old.value));
+            // SAFETY: protected in `TABLE_SLOT` by the probe.
+            let t = unsafe { &*p.table };
+            match self.replace_at(t, &p, new) {
+                Ok(old) => {
+                    // SAFETY: as in `insert`.
+                    unsafe { g.retire(old.cast(), drop_entry::<K, V>) };
+                    return true;
+                }
+                // Dropped outside locks (`replace_at` released them).
+                Err(back) => drop(back),
+            }
+            backoff.spin();
+        }
+    }
+
+    /// After an insert raised its home segment's count to `count`: when the
+    /// count crosses the segment's share of the maximum load, estimate the
+    /// table's load from a sample of segments, confirm with a full sum, and
+    /// grow. No global counter: writers to different segments never share a
+    /// cache line here.
+    fn after_insert<G: Guard>(&self, g: &mut G, tp: *const Table<K, V>, count: usize)
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        // SAFETY: the caller keeps `tp` protected in `TABLE_SLOT`.
+        let t = unsafe { &*tp };
+        let share = ((probe::seg_homes(t.log2) as f64 * self.max_load) as usize).max(1);
+        if count < share {
+            return;
+        }
+        let limit = probe::max_entries(t.log2, self.max_load);
+        let n = t.segs.len();
+        if n > 16 {
+            // Large tables: look at the crossing and every 8th entry above
+            // it, and only sample first.
+            if count != share && count % 8 != 0 {
+                return;
+            }
+            let step = n / 16;
+            // Relaxed: an estimate.
+            let sample: usize = (0..16).map(|k| t.segs[k * step].count.load(Relaxed)).sum();
+            if sample * n / 16 < limit {
+                return;
+            }
+        }
+        if t.count() >= limit {
+            self.grow(g, tp, Why::Load);
+        }
+    }
+
+    /// Replaces `t` by a larger (or longer-tailed) table, unless another
+    /// thread already did.
+    #[cold]
+    fn grow<G: Guard>(&self, g: &mut G, tp: *const Table<K, V>, why: Why)
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        // SAFETY: the caller keeps `tp` protected in `TABLE_SLOT`.
+        let t = unsafe { &*tp };
+        let mut locks = Locks::new(t, 0);
+        if locks.extend_to(t.segs.len() - 1).is_err() {
+            return; // someone else grew it; the caller retries
+        }
+        let n = t.count();
+        let limit = probe::max_entries(t.log2, self.max_load);
+        if why == Why::Load && n < limit {
+            return;
+        }
+        let (mut log2, mut tail) = (t.log2 + 1, probe::max_probe(t.log2 + 1).max(t.max_probe));
+        if why == Why::Overflow && n < limit / 4 {
+            // A cluster overflowed at low load: a long tail, not more slots.
+            if t.max_probe >= probe::max_tail() {
+                drop(locks);
+                panic!(
+                    "cds::HashMap: more than {} keys collide in one probe run at load {n}/{limit}; \
+                     the hasher is degenerate",
+                    t.max_probe
+                );
+            }
+            (log2, tail) = (t.log2, probe::max_tail());
+        }
+        let new = loop {
+            let nt = Table::new(log2, tail);
+            if nt.copy_from(t) {
+                break nt;
+            }
+            if tail < probe::max_tail() {
+                tail = probe::max_tail();
+            } else if log2 < probe::MAX_LOG2 {
+                log2 += 1;
+            } else {
+                drop(locks);
+                panic!("cds::HashMap: capacity overflow");
+            }
+        };
+        self.publish(g, tp, new, locks);
+    }
+
+    /// Publishes `new` in place of `t` (all of whose segments `locks`
+    /// holds), unlocks with `MOVED`, and retires `t`.
+    /// `tp` is the root pointer as loaded (its provenance frees it later).
+    fn publish<G: Guard>(
+        &self,
+        g: &mut G,
+        tp: *const Table<K, V>,
+        new: Table<K, V>,
+        mut locks: Locks<'_, K, V>,
+    ) where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        let old = tp as *mut Table<K, V>;
+        // Release: pairs with the Acquire root loads in `probe_once` and
+        // `Guard::protect` (readers of the new table see its slots, and
+        // through our Acquire lock CASes, the entries' contents).
+        self.table.store(Box::into_raw(Box::new(new)), Release);
+        locks.moved = true;
+        drop(locks);
+        // SAFETY: (1) `old` was replaced in the root above and only
+        // frozen readers can still reach it, (2) the grower that published
+        // is the only one to retire it (others saw `MOVED`), (3) RawMap
+        // contract, (4) `drop_table` frees two boxed arrays of atomics.
+        unsafe { g.retire(old.cast(), drop_table::<K, V>) };
+    }
+
+    /// Unlinks every entry at once: a fresh empty table of the same size
+    /// replaces the current one; the old entries are retired.
+    pub(crate) fn clear<G: Guard>(&self, g: &mut G)
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        loop {
+            let tp = g.protect(TABLE_SLOT, &self.table);
+            // SAFETY: protected in `TABLE_SLOT` (root witness), non-null.
+            let t = unsafe { &*tp };
+            let mut locks = Locks::new(t, 0);
+            if locks.extend_to(t.segs.len() - 1).is_err() {
+                continue;
+            }
+            let mut entries = Vec::with_capacity(t.count());
+            // Relaxed: every segment is locked by us.
+            entries.extend(
+                t.slots
+                    .iter()
+                    .map(|s| s.load(Relaxed))
+                    .filter(|&w| !w.is_null()),
+            );
+            self.publish(g, tp, Table::new(t.log2, t.max_probe), locks);
+            for w in entries {
+                // SAFETY: (1) `t` is frozen and no longer the root, so the
+                // entry is unreachable for new readers, (2) each entry is in
+                // exactly one slot of `t` at rest and we unlinked them all at
+                // once, (3) RawMap contract, (4) as in `insert`.
+                unsafe { g.retire(probe::untag(w).cast(), drop_entry::<K, V>) };
+            }
+            return;
+        }
+    }
+
+    /// A validated snapshot of the entries whose homes lie in the segment
+    /// of the current table holding hash `from`, restricted to hashes
+    /// below `to`: pushes their (slot, word) pairs to `out` and returns the
+    /// table (protected in `TABLE_SLOT`) and the next cursor. `from` and
+    /// `to` must be home boundaries of every table from now on (multiples
+    /// of a segment's hash range of this or an earlier table).
+    pub(crate) fn snapshot_segment<G: Guard>(
+        &self,
+        g: &mut G,
+        from: u128,
+        to: u128,
+        out: &mut Vec<(usize, *mut Entry<K, V>)>,
+    ) -> (*const Table<K, V>, u128) {
+        let mut backoff = Backoff::new();
+        loop {
+            out.clear();
+            let tp = g.protect(TABLE_SLOT, &self.table);
+            // SAFETY: protected in `TABLE_SLOT` (root witness), non-null.
+            let t = unsafe { &*tp };
+            let shift = 64 - t.log2;
+            let cap = 1usize << t.log2;
+            let lo = (from >> shift) as usize;
+            let seg = t.seg_of(lo);
+            let seg_end = if seg + 1 == t.segs.len() {
+                cap
+            } else {
+                (seg + 1) << probe::SEG_SHIFT
+            };
+            let hi = seg_end.min(((to + (1 << shift) - 1) >> shift) as usize);
+            let last = (hi - 1 + t.max_probe).min(t.slots.len() - 1);
+            let mut vs = Versions::new(seg);
+            for slot in lo..=last {
+                let s = t.seg_of(slot);
+                if vs.len == 0 || s != vs.last_seg() {
+                    // Acquire: as in `probe_once`.
+                    vs.push(t.segs[s].state.load(Acquire));
+                }
+                // Acquire: as in `probe_once`.
+                let w = t.slots[slot].load(Acquire);
+                if !w.is_null() && (lo..hi).contains(&(slot - probe::dist(w).min(slot))) {
+                    out.push((slot, w));
+                }
+            }
+            if vs.still_valid(t) {
+                return (tp, probe::first_hash_of(hi, t.log2).min(to));
+            }
+            backoff.snooze();
+        }
+    }
+
+    /// Protects the entry of `word`, found at `slot` of `t`, with `g2`'s
+    /// `ENTRY_SLOT`; false if it is no longer there (or `t` is no longer
+    /// current, under hazard pointers).
+    pub(crate) fn protect_found<G2: Guard>(
+        &self,
+        g2: &mut G2,
+        t: *const Table<K, V>,
+        slot: usize,
+        word: *mut Entry<K, V>,
+    ) -> bool {
+        // SAFETY: the caller keeps `t` protected (by the guard that took the
+        // snapshot) while calling this.
+        let here = unsafe { &(*t).slots[slot] };
+        let ptr = probe::untag(word);
+        // Witness as in `probe_once`. Acquire: as there.
+        g2.protect_with(ENTRY_SLOT, ptr, || {
+            here.load(Acquire) == word && core::ptr::eq(self.table.load(Acquire), t)
+        })
+    }
+
+    /// Checks invariants 1 and 2 of the module docs and the counts, on a
+    /// quiescent map. Panics with the broken invariant.
+    pub(crate) fn check_invariants<G: Guard>(&self, g: &mut G) {
+        let t = self.current(g);
+        let mut counts = vec![0usize; t.segs.len()];
+        let mut prev_home = 0;
+        for (i, s) in t.slots.iter().enumerate() {
+            // Relaxed: quiescent.
+            let w = s.load(Relaxed);
+            if w.is_null() {
+                continue;
+            }
+            // SAFETY: the map is quiescent (caller's contract) and `w` is
+            // linked in the current table.
+            let e = unsafe { &*probe::untag(w) };
+            let home = probe::home(e.hash, t.log2);
+            assert_eq!(probe::dist(w), i - home, "slot {i}: distance");
+            assert!(probe::dist(w) <= t.max_probe, "slot {i}: past max probe");
+            assert_eq!(
+                probe::fp(w),
+                probe::fingerprint(e.hash),
+                "slot {i}: fingerprint"
+            );
+            assert!(home >= prev_home, "slot {i}: Robin Hood order");
+            assert!(
+                probe::dist(w) == 0 || !t.slots[i - 1].load(Relaxed).is_null(),
+                "slot {i}: hole before a displaced entry"
+            );
+            prev_home = home;
+            counts[t.seg_of(home)] += 1;
+        }
+        for (k, seg) in t.segs.iter().enumerate() {
+            let st = seg.state.load(Relaxed);
+            assert_eq!(st & (LOCKED | WRITING | MOVED), 0, "segment {k}: state");
+            assert_eq!(seg.count.load(Relaxed), counts[k], "segment {k}: count");
+        }
+    }
+}
+
+impl<K, V, R> Drop for RawMap<K, V, R> {
+    fn drop(&mut self) {
+        // Relaxed: `&mut self` (loom's atomics have no `get_mut`).
+        let tp = self.table.load(Relaxed);
+        // SAFETY: `&mut self`: no other thread can reach the map; the root
+        // table owns (through the map) every linked entry exactly once; old
+        // tables and unlinked entries belong to the reclaimer.
+        let t = unsafe { Box::from_raw(tp) };
+        for s in t.slots.iter() {
+            // Relaxed: exclusive access.
+            let w = s.load(Relaxed);
+            if !w.is_null() {
+                // SAFETY: linked entries are boxed and owned by the map; each
+                // is in exactly one slot at rest.
+                drop(unsafe { Box::from_raw(probe::untag(w)) });
+            }
+        }
+    }
+}

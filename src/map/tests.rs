@@ -1,0 +1,209 @@
+//! Unit tests of the map (single-threaded semantics and invariants; the
+//! concurrent ones live in `tests/`).
+
+use super::*;
+use core::hash::{BuildHasher, Hasher};
+
+/// Runs a generic test body under Epoch and under a private Hazard domain
+/// (private: dropped with the map, so Miri's leak check passes without
+/// flags; Epoch needs `-Zmiri-ignore-leaks`, and `-Zmiri-tree-borrows`
+/// because crossbeam-epoch's participant list is not Stacked-Borrows clean,
+/// crossbeam-rs/crossbeam#996).
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn epoch() {
+                super::$name(crate::reclaim::Epoch::new);
+            }
+            #[test]
+            fn hazard() {
+                super::$name(crate::reclaim::Hazard::new);
+            }
+        }
+    )*};
+}
+
+both!(
+    insert_get_remove_round_trip,
+    collisions_shift_and_shift_back,
+    replace_keeps_old_entry_alive,
+    grows_and_keeps_everything,
+    overflowing_cluster_grows_the_tail,
+    clear_iter_retain_update,
+    pinned_handle_refreshes,
+);
+
+fn new_map<K, V, S, R: Reclaim>(hasher: S, r: fn() -> R) -> HashMap<K, V, S, R> {
+    HashMap::with_capacity_hasher_and_reclaimer(0, hasher, r())
+}
+
+/// A hasher whose hash is the key's `u64` value itself, so tests place
+/// keys at chosen homes: home = top `log2` bits.
+#[derive(Clone, Copy, Default, Debug)]
+struct Ident;
+struct IdentHasher(u64);
+impl Hasher for IdentHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, b: &[u8]) {
+        for &x in b {
+            self.0 = self.0 << 8 | u64::from(x);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+impl BuildHasher for Ident {
+    type Hasher = IdentHasher;
+    fn build_hasher(&self) -> IdentHasher {
+        IdentHasher(0)
+    }
+}
+
+/// A key whose hash puts it at `home` of a 2^`log2` table, distinguished
+/// by `tag` in the low bits.
+fn at(home: u64, log2: u32, tag: u64) -> u64 {
+    home << (64 - log2) | tag
+}
+
+fn n(full: usize) -> usize {
+    if cfg!(miri) {
+        full.min(64)
+    } else {
+        full
+    }
+}
+
+fn insert_get_remove_round_trip<R: Reclaim>(r: fn() -> R) {
+    let map = new_map(RandomState::new(), r);
+    for i in 0..n(1000) as u64 {
+        assert!(map.insert(i, i * 2).is_none());
+        map.check_invariants();
+    }
+    for i in 0..n(1000) as u64 {
+        assert_eq!(*map.get(&i).unwrap(), i * 2);
+    }
+    assert_eq!(map.len(), n(1000));
+    for i in (0..n(1000) as u64).step_by(2) {
+        assert_eq!(*map.remove(&i).unwrap(), i * 2);
+        map.check_invariants();
+    }
+    for i in 0..n(1000) as u64 {
+        assert_eq!(map.contains_key(&i), i % 2 == 1);
+    }
+    assert_eq!(map.len(), n(1000) / 2);
+}
+
+fn collisions_shift_and_shift_back<R: Reclaim>(r: fn() -> R) {
+    // All keys at home 1 of a 4-slot table: a run, then removals from its
+    // middle shift the rest back.
+    let map: HashMap<u64, u64, Ident, R> = new_map(Ident, r);
+    let log2 = map.probe_stats().home_slots.trailing_zeros();
+    let keys: Vec<u64> = (1..=3).map(|t| at(1, log2, t)).collect();
+    for &k in &keys {
+        map.insert(k, k);
+        map.check_invariants();
+    }
+    assert_eq!(map.probe_stats().max_distance, 2);
+    assert_eq!(*map.remove(&keys[0]).unwrap(), keys[0]);
+    map.check_invariants();
+    assert_eq!(map.probe_stats().max_distance, 1);
+    for &k in &keys[1..] {
+        assert_eq!(*map.get(&k).unwrap(), k);
+    }
+    // A key homed later is displaced by an earlier-homed insert.
+    let later = at(2, log2, 9);
+    map.insert(later, 0);
+    map.insert(at(1, log2, 7), 0);
+    map.check_invariants();
+    assert!(map.contains_key(&later));
+}
+
+fn replace_keeps_old_entry_alive<R: Reclaim>(r: fn() -> R) {
+    let map = new_map(RandomState::new(), r);
+    map.insert(1, String::from("a"));
+    let old = map.insert(1, String::from("b")).unwrap();
+    assert_eq!(&*old, "a");
+    assert_eq!(&*map.get(&1).unwrap(), "b");
+    assert_eq!(map.len(), 1);
+}
+
+fn grows_and_keeps_everything<R: Reclaim>(r: fn() -> R) {
+    let map = new_map(RandomState::new(), r);
+    let cap0 = map.capacity();
+    for i in 0..n(5000) as u64 {
+        map.insert(i, i);
+    }
+    assert!(map.capacity() > cap0);
+    map.check_invariants();
+    assert_eq!(map.len(), n(5000));
+    for i in 0..n(5000) as u64 {
+        assert_eq!(*map.get(&i).unwrap(), i);
+    }
+    assert!(map.probe_stats().load_factor <= DEFAULT_MAX_LOAD + 0.01);
+}
+
+fn overflowing_cluster_grows_the_tail<R: Reclaim>(r: fn() -> R) {
+    // Every key has hash 0: one run from home 0. Beyond the default tail
+    // the table takes the long tail instead of doubling forever.
+    #[derive(Clone, Default)]
+    struct Zero;
+    impl BuildHasher for Zero {
+        type Hasher = IdentHasher;
+        fn build_hasher(&self) -> IdentHasher {
+            IdentHasher(0)
+        }
+    }
+    #[derive(PartialEq, Eq, Debug)]
+    struct K(u32);
+    impl core::hash::Hash for K {
+        fn hash<H: Hasher>(&self, _: &mut H) {}
+    }
+    let map: HashMap<K, u32, Zero, R> = new_map(Zero, r);
+    let count = n(100) as u32;
+    for i in 0..count {
+        map.insert(K(i), i);
+    }
+    map.check_invariants();
+    for i in 0..count {
+        assert_eq!(*map.get(&K(i)).unwrap(), i);
+    }
+    let s = map.probe_stats();
+    // One run of `count` entries; the table grew for load (2^7 holds 100
+    // at 0.875) and at most once more for the overflow, not without bound.
+    assert_eq!(s.max_distance, count as usize - 1);
+    assert!(s.home_slots <= 256, "{s:?}");
+}
+
+fn clear_iter_retain_update<R: Reclaim>(r: fn() -> R) {
+    let map: HashMap<u32, u32, RandomState, R> = new_map(RandomState::new(), r);
+    (&map).extend((0..n(300) as u32).map(|i| (i, i)));
+    let mut seen: Vec<u32> = map.iter().map(|r| *r.key()).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..n(300) as u32).collect::<Vec<_>>());
+    map.retain(|k, _| k % 3 == 0);
+    map.check_invariants();
+    assert_eq!(map.len(), n(300).div_ceil(3));
+    assert!(map.update(&3, |v| v + 100));
+    assert_eq!(map.get_cloned(&3), Some(103));
+    map.clear();
+    map.check_invariants();
+    assert!(map.is_empty());
+    assert_eq!(map.iter().count(), 0);
+}
+
+fn pinned_handle_refreshes<R: Reclaim>(r: fn() -> R) {
+    let map = new_map(RandomState::new(), r);
+    let mut h = map.pin();
+    for i in 0..n(1000) as u64 {
+        h.insert(i, i);
+        assert_eq!(h.get(&i), Some(&i));
+    }
+    assert_eq!(h.remove(&5), Some(&5));
+    assert_eq!(*h.get_or_insert_with(5, || 6), 6);
+    drop(h);
+    map.check_invariants();
+}
