@@ -5,6 +5,7 @@
 //!
 //! Counts come from test-local drop counters, never from `stats()` deltas of
 //! a shared collector (other tests in this binary run in parallel).
+#![cfg(not(loom))] // std atomics and threads; loom models live in loom-tests/
 
 use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;

@@ -26,7 +26,8 @@ pub(crate) struct Record {
     active: AtomicBool,
     /// Global domain only: the owning thread's cached record is in use by a
     /// guard. Only the owning thread reads or writes it (guards are
-    /// `!Send`), hence Relaxed.
+    /// `!Send`), hence Relaxed. No thread cache under loom.
+    #[cfg(not(loom))]
     busy: AtomicBool,
     /// Which retired-list shard the owner retires into.
     pub(crate) shard: usize,
@@ -58,6 +59,7 @@ impl Record {
     }
 
     /// Whether a guard uses this (cached) record.
+    #[cfg(not(loom))]
     #[inline]
     pub(crate) fn is_busy(&self) -> bool {
         // Relaxed: only the owning thread accesses `busy`.
@@ -65,6 +67,7 @@ impl Record {
     }
 
     /// Marks this (cached) record used by a guard or idle.
+    #[cfg(not(loom))]
     #[inline]
     pub(crate) fn set_busy(&self, busy: bool) {
         // Relaxed: only the owning thread accesses `busy`.
@@ -152,6 +155,7 @@ impl RecordList {
         let fresh = Box::into_raw(Box::new(CachePadded::new(Record {
             slots: core::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             active: AtomicBool::new(true),
+            #[cfg(not(loom))]
             busy: AtomicBool::new(false),
             shard: index % shards,
             next: head,
