@@ -3,4 +3,7 @@
 //! Without `--cfg loom` this binary is empty.
 #![cfg(loom)]
 
+mod queue;
 mod reclaim;
+mod stack;
+mod sync;

@@ -18,4 +18,14 @@
 #[cfg_attr(not(cds_hooks), doc(hidden))]
 pub mod hooks;
 pub(crate) mod primitive;
+pub mod queue;
 pub mod reclaim;
+pub mod stack;
+pub mod sync;
+
+pub use queue::{MsQueue, QueueHandle};
+pub use stack::{StackHandle, TreiberStack};
+pub use sync::semaphore::{Permit, Semaphore};
+#[cfg(all(feature = "lock_api", not(loom)))]
+pub use sync::spin::{LockApiMutex, LockApiMutexGuard, RawSpinMutex};
+pub use sync::spin::{SpinMutex, SpinMutexGuard};

@@ -5,10 +5,15 @@
 //! `--quick` (every group well under ~15 s), `--reps N` (default 5).
 
 mod harness;
+mod lock;
+mod queue;
+mod semaphore;
+mod spsc;
+mod stack;
 
 use harness::{Opts, Report};
 
-/// A group: its name and its runner.
+/// A group: its `--group` name and its runner.
 type Group = (&'static str, fn(&mut Report));
 
 fn main() {
@@ -23,7 +28,13 @@ fn main() {
     }
     let mut report = Report::new(opts.clone());
     // One entry per group: (name, runner). Groups register here.
-    let groups: &[Group] = &[];
+    let groups: &[Group] = &[
+        ("stack", stack::run),
+        ("queue", queue::run),
+        ("spsc", spsc::run),
+        ("lock", lock::run),
+        ("semaphore", semaphore::run),
+    ];
     for (name, run) in groups {
         if opts.wants(name) {
             run(&mut report);

@@ -1,0 +1,11 @@
+//! Differential fuzzing of the queue against its std model: the same op
+//! interpreter as the quickcheck test (`tests/model/queue.rs`), fed by
+//! libFuzzer's bytes, under every reclaimer.
+#![no_main]
+
+#[path = "../../tests/model/queue.rs"]
+mod model;
+
+libfuzzer_sys::fuzz_target!(|bytes: &[u8]| {
+    model::check(&model::decode(bytes));
+});

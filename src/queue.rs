@@ -1,0 +1,940 @@
+//! [`MsQueue`]: a lock-free FIFO queue (Michael & Scott, PODC 1996).
+//!
+//! M. M. Michael and M. L. Scott, *Simple, Fast, and Practical
+//! Non-Blocking and Blocking Concurrent Queue Algorithms*, PODC 1996. The
+//! queue is a singly linked list that always starts with a **sentinel**
+//! node (whose value is absent or already taken). `head` points at the
+//! sentinel, `tail` at the last node or the one before it: `push` links its
+//! node after the last node with a CAS on that node's `next`, then swings
+//! `tail` with a second CAS. Between the two the tail **lags**; any thread
+//! that sees a lagging tail helps it forward before going on, so a thread
+//! stalled between its two CASes delays nobody. `pop` swings `head` from
+//! the sentinel to its successor, which becomes the new sentinel; the
+//! popped value is moved out of that successor, and the old sentinel is
+//! retired.
+//!
+//! # Progress
+//!
+//! Lock-free: each failed CAS means another operation's CAS succeeded (or
+//! the tail moved, which any thread may complete). No thread ever waits for
+//! another (`tests/stall_linked.rs` parks a pusher between linking and the
+//! tail swing and shows pushes and pops still complete). Not wait-free.
+//!
+//! # Memory reclamation and witnesses
+//!
+//! - `push` protects `tail` in slot 0 with [`Guard::protect`]: `tail` is
+//!   root-reachable and a node is unlinked from it (the tail moves past it)
+//!   before it is retired, because `pop` never moves `head` past the tail.
+//! - `pop` protects `head` in slot 0 the same way, then `next` (read out of
+//!   the sentinel) in slot 1 with the witness **`head == h`**: re-reading
+//!   `h.next` would prove nothing (it never changes once set), whereas
+//!   `head == h` after publication shows that `next` was not even the
+//!   sentinel yet, so it cannot have been retired.
+//! - The successful head CAS is itself a witness for `next`: it proves
+//!   `head == h` at a moment after `next` was published in slot 1. `pop`
+//!   dereferences `next` for the value **only after that CAS succeeds**;
+//!   the `head == h` witness just lets a doomed attempt fail early. Keep it
+//!   that way: `Debug`, `is_empty` and any future `peek` must not read a
+//!   node's value before such a CAS.
+//! - A node is unlinked completely (head moved past it, tail never on it)
+//!   before it is retired.
+//!
+//! Only the thread whose head CAS made a node the sentinel moves its value
+//! out; drop functions free the allocation without touching the value, so
+//! `T` needs no `'static` bound.
+//!
+//! # Orderings
+//!
+//! - `push`: `Release` CAS linking the node into `last.next` (publishes the
+//!   value), `Release` CAS on `tail` (publishes a node whose link this thread
+//!   acquired or created).
+//! - `pop`: `Acquire` loads of `head`, `tail` and `h.next`, pairing with
+//!   those; `Release` CAS on `head` (the next popper's `Acquire` load of
+//!   `head` then happens-after the node's creation).
+//! - Contract: FIFO per producer; linearizable; a successful `pop`
+//!   synchronizes-with the `push` that provided its value (checked by a loom
+//!   message-passing model).
+
+use core::fmt;
+use core::marker::PhantomData;
+use core::mem::MaybeUninit;
+use core::ptr;
+
+use crossbeam_utils::CachePadded;
+
+use crate::hooks::stall_point;
+use crate::primitive::cell::UnsafeCell;
+use crate::primitive::sync::atomic::AtomicPtr;
+use crate::primitive::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use crate::primitive::Backoff;
+use crate::reclaim::{Epoch, Guard, Reclaim};
+
+/// A queue node.
+///
+/// Invariant: `value` is initialized from creation until the node becomes
+/// the sentinel through a successful head CAS, whose winner moves it out;
+/// the initial sentinel's value is never initialized. `next` goes from null
+/// to a node once (the linking CAS) and never changes again.
+struct Node<T> {
+    value: UnsafeCell<MaybeUninit<T>>,
+    next: AtomicPtr<Node<T>>,
+}
+
+impl<T> Node<T> {
+    fn alloc(value: MaybeUninit<T>) -> *mut Node<T> {
+        Box::into_raw(Box::new(Node {
+            value: UnsafeCell::new(value),
+            next: AtomicPtr::new(ptr::null_mut()),
+        }))
+    }
+}
+
+/// Frees a retired sentinel without dropping its value (already moved out).
+///
+/// # Safety
+///
+/// 1. `p` came from `Box::into_raw(Box<Node<T>>)` and is freed only here,
+///    once.
+unsafe fn free_node<T>(p: *mut ()) {
+    // SAFETY: precondition 1. `MaybeUninit<T>` has no drop glue, so this
+    // deallocates the node and touches no `T` (hence no `T: 'static`).
+    drop(unsafe { Box::from_raw(p.cast::<Node<T>>()) });
+}
+
+/// A lock-free FIFO queue (Michael–Scott), generic over the
+/// memory-reclamation scheme `R`.
+///
+/// Every operation takes `&self`. `Send + Sync` exactly when `T: Send`.
+/// For loops of many operations on one thread, [`handle`](Self::handle)
+/// keeps one guard across them.
+///
+/// # Examples
+///
+/// ```
+/// use cds::MsQueue;
+///
+/// let queue = MsQueue::new();
+/// std::thread::scope(|s| {
+///     s.spawn(|| {
+///         for i in 0..100 {
+///             queue.push(i);
+///         }
+///     });
+///     let mut expected = 0;
+///     while expected < 100 {
+///         if let Some(v) = queue.pop() {
+///             assert_eq!(v, expected); // FIFO per producer
+///             expected += 1;
+///         }
+///     }
+/// });
+/// ```
+///
+/// Not `Sync` unless `T: Send`:
+///
+/// ```compile_fail
+/// fn sync<X: Sync>(_: &X) {}
+/// sync(&cds::MsQueue::<std::rc::Rc<u8>>::new());
+/// ```
+pub struct MsQueue<T, R: Reclaim = Epoch> {
+    /// Invariant: points at the sentinel; never null; never ahead of
+    /// `tail` in list order.
+    head: CachePadded<AtomicPtr<Node<T>>>,
+    /// Invariant: the last node or (lagging) its predecessor; never null;
+    /// never behind `head`.
+    tail: CachePadded<AtomicPtr<Node<T>>>,
+    reclaimer: R,
+    /// Owns `T`s (drop check); `Send`/`Sync` are implemented by hand below.
+    _owns: PhantomData<*const T>,
+}
+
+// SAFETY: the queue owns its values and hands each to exactly one thread, so
+// moving it (or the values) between threads needs only `T: Send`.
+unsafe impl<T: Send, R: Reclaim> Send for MsQueue<T, R> {}
+// SAFETY: through `&self` threads only move `T`s in and out (never share a
+// `&T`), so sharing the queue needs `T: Send`, not `T: Sync`.
+unsafe impl<T: Send, R: Reclaim> Sync for MsQueue<T, R> {}
+
+impl<T> MsQueue<T, Epoch> {
+    /// An empty queue on the default reclaimer ([`Epoch`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue: cds::MsQueue<u8> = cds::MsQueue::new();
+    /// assert!(queue.is_empty());
+    /// ```
+    #[inline]
+    pub fn new() -> Self {
+        Self::with_reclaimer(Epoch::new())
+    }
+}
+
+impl<T, R: Reclaim> MsQueue<T, R> {
+    /// An empty queue on the reclaimer `reclaimer` (allocates the sentinel).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cds::{reclaim::Epoch, MsQueue};
+    /// let queue = MsQueue::with_reclaimer(Epoch::new());
+    /// queue.push(1);
+    /// assert_eq!(queue.pop(), Some(1));
+    /// ```
+    pub fn with_reclaimer(reclaimer: R) -> Self {
+        let sentinel = Node::alloc(MaybeUninit::uninit());
+        Self {
+            head: CachePadded::new(AtomicPtr::new(sentinel)),
+            tail: CachePadded::new(AtomicPtr::new(sentinel)),
+            reclaimer,
+            _owns: PhantomData,
+        }
+    }
+
+    /// The reclaimer this queue retires its nodes through.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cds::reclaim::Reclaim;
+    /// let queue = cds::MsQueue::<u8>::new();
+    /// queue.reclaimer().flush();
+    /// ```
+    #[inline]
+    pub fn reclaimer(&self) -> &R {
+        &self.reclaimer
+    }
+
+    /// Appends `value` at the back of the queue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = cds::MsQueue::new();
+    /// queue.push(1);
+    /// queue.push(2);
+    /// assert_eq!(queue.pop(), Some(1));
+    /// # queue.pop();
+    /// ```
+    #[inline]
+    pub fn push(&self, value: T) {
+        let mut guard = self.reclaimer.guard();
+        self.push_in(&mut guard, value);
+    }
+
+    /// The push algorithm on a guard of `self.reclaimer`.
+    #[inline]
+    fn push_in<G: Guard>(&self, guard: &mut G, value: T) {
+        let node = Node::alloc(MaybeUninit::new(value));
+        let mut backoff = Backoff::new();
+        loop {
+            // Acquire (inside `protect`): pairs with the Release tail CASes.
+            let tail = guard.protect(0, &self.tail);
+            // SAFETY: `tail` is protected in slot 0; `self.tail` is
+            // root-reachable and nodes leave it before being retired.
+            let next = unsafe { &(*tail).next };
+            // Acquire: pairs with the Release linking CAS below, so a node
+            // we may swing `tail` to is fully visible to tail readers.
+            let after = next.load(Acquire);
+            if !after.is_null() {
+                self.help_tail(tail, after);
+                continue;
+            }
+            // Release: publishes `node` (its value); pairs with the Acquire
+            // loads of `next` in `pop_in` and above.
+            if next
+                .compare_exchange(ptr::null_mut(), node, Release, Relaxed)
+                .is_ok()
+            {
+                stall_point!("queue.push.after_link");
+                // Failure is fine: another thread already helped.
+                self.help_tail(tail, node);
+                return;
+            }
+            backoff.spin();
+        }
+    }
+
+    /// Swings a lagging `tail` from `tail` to its successor `next`.
+    #[inline]
+    fn help_tail(&self, tail: *mut Node<T>, next: *mut Node<T>) {
+        // Release: publishes `next` (which this thread acquired through its
+        // link, or created) to the Acquire loads of `tail`.
+        let _ = self
+            .tail
+            .compare_exchange(tail, next, Release, Relaxed);
+    }
+
+    /// Removes and returns the front value, or `None` if the queue is
+    /// empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = cds::MsQueue::new();
+    /// assert_eq!(queue.pop(), None);
+    /// queue.push("x");
+    /// assert_eq!(queue.pop(), Some("x"));
+    /// ```
+    #[inline]
+    pub fn pop(&self) -> Option<T> {
+        let mut guard = self.reclaimer.guard();
+        self.pop_in(&mut guard)
+    }
+
+    /// The pop algorithm on a guard of `self.reclaimer` (precondition 3 of
+    /// `retire` relies on that: every caller passes one).
+    #[inline]
+    fn pop_in<G: Guard>(&self, guard: &mut G) -> Option<T> {
+        let mut backoff = Backoff::new();
+        loop {
+            // Acquire (inside `protect`): pairs with the Release head CAS.
+            let head = guard.protect(0, &self.head);
+            // SAFETY: `head` is protected in slot 0 (root-reachable source,
+            // nodes unlinked from it before retirement).
+            // Acquire: pairs with the Release linking CAS in `push_in`.
+            let next = unsafe { (*head).next.load(Acquire) };
+            if next.is_null() {
+                // `next` never returns to null, so `head` was still the
+                // sentinel when we read it: the queue was empty then.
+                return None;
+            }
+            // Witness `head == h`: see the module docs. Acquire pairs with
+            // the Release head CAS, like the load above.
+            if !guard.protect_with(1, next, || self.head.load(Acquire) == head) {
+                continue;
+            }
+            // Acquire: pairs with the Release tail CASes (`tail` is only
+            // compared here, but the ordering keeps the `tail >= head`
+            // reasoning of `help_tail` simple).
+            let tail = self.tail.load(Acquire);
+            if tail == head {
+                // Lagging tail on the sentinel: move it first, so `head`
+                // never passes `tail` (tail must leave a node before the
+                // node is retired).
+                self.help_tail(tail, next);
+                continue;
+            }
+            stall_point!("queue.pop.before_cas");
+            // Release: the next popper's Acquire load of `head` then
+            // happens-after our Acquire load of `next`'s link, hence after
+            // `next` was created.
+            if self
+                .head
+                .compare_exchange(head, next, Release, Relaxed)
+                .is_ok()
+            {
+                // SAFETY: our CAS made `next` the sentinel: only we move its
+                // value out (node invariant), it was initialized by its
+                // pusher (visible through our Acquire load of the link), and
+                // `next` is protected in slot 1 — the CAS shows `head == h`
+                // after publication (the CAS is the witness here).
+                let value = unsafe { (*next).value.with(|p| ptr::read(p).assume_init()) };
+                // SAFETY: (1) `head` is unlinked: `self.head` moved past it
+                // and `self.tail` is not on it (checked `tail != head` while
+                // `head` was the sentinel; the tail only moves forward);
+                // (2) only the head CAS winner retires it, once; (3) `guard`
+                // came from `self.reclaimer`; (4) `free_node` only
+                // deallocates.
+                unsafe { guard.retire(head.cast(), free_node::<T>) };
+                return Some(value);
+            }
+            backoff.spin();
+        }
+    }
+
+    /// True if the queue held no value at the moment of the call (a
+    /// snapshot).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = cds::MsQueue::new();
+    /// assert!(queue.is_empty());
+    /// queue.push(0);
+    /// assert!(!queue.is_empty());
+    /// # queue.pop();
+    /// ```
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        let mut guard = self.reclaimer.guard();
+        self.is_empty_in(&mut guard)
+    }
+
+    #[inline]
+    fn is_empty_in<G: Guard>(&self, guard: &mut G) -> bool {
+        let head = guard.protect(0, &self.head);
+        // SAFETY: protected in slot 0 (root-reachable source). Only `next`
+        // is read, never the value.
+        // Acquire: pairs with the Release linking CAS in `push_in`.
+        unsafe { (*head).next.load(Acquire).is_null() }
+    }
+
+    /// An amortized handle: one guard held across many operations.
+    ///
+    /// Under [`Epoch`] every `push` and `pop` otherwise pins the thread; a
+    /// handle pins once and repins every [`QueueHandle::REFRESH_EVERY`]
+    /// operations (call [`refresh`](QueueHandle::refresh) yourself between
+    /// bursts). While a handle lives, nodes this thread could see are not
+    /// reclaimed: drop it when the loop ends. `!Send` under `Epoch`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = cds::MsQueue::new();
+    /// let mut h = queue.handle();
+    /// for i in 0..1000 {
+    ///     h.push(i);
+    /// }
+    /// for i in 0..1000 {
+    ///     assert_eq!(h.pop(), Some(i));
+    /// }
+    /// assert_eq!(h.pop(), None);
+    /// ```
+    #[inline]
+    pub fn handle(&self) -> QueueHandle<'_, T, R> {
+        QueueHandle {
+            queue: self,
+            guard: self.reclaimer.guard(),
+            ops: 0,
+        }
+    }
+
+    /// Pops with exclusive access: no atomic RMW, no retire (no other thread
+    /// can hold a reference to the queue, so none can read the node).
+    fn pop_mut(&mut self) -> Option<T> {
+        // Relaxed throughout: `&mut self` excludes other threads.
+        let head = self.head.load(Relaxed);
+        // SAFETY: `head` is the sentinel (never null), exclusively ours.
+        let next = unsafe { (*head).next.load(Relaxed) };
+        if next.is_null() {
+            return None;
+        }
+        self.head.store(next, Relaxed);
+        if self.tail.load(Relaxed) == head {
+            self.tail.store(next, Relaxed);
+        }
+        // SAFETY: `next` just became the sentinel: its value is initialized
+        // (node invariant) and we are its only reader.
+        let value = unsafe { (*next).value.with(|p| ptr::read(p).assume_init()) };
+        // SAFETY: the old sentinel is unlinked from `head` and `tail`, its
+        // value was moved out before, and nobody else can reach it.
+        unsafe { free_node::<T>(head.cast()) };
+        Some(value)
+    }
+}
+
+impl<T, R: Reclaim> Drop for MsQueue<T, R> {
+    fn drop(&mut self) {
+        // If a value's `Drop` panics, keep dropping the others while
+        // unwinding (a second panic aborts, as for `Vec`), then free the
+        // sentinel.
+        struct Rest<'a, T, R: Reclaim>(&'a mut MsQueue<T, R>);
+        impl<T, R: Reclaim> Drop for Rest<'_, T, R> {
+            fn drop(&mut self) {
+                while self.0.pop_mut().is_some() {}
+                // SAFETY: the queue is empty and ours: the sentinel is its
+                // last node, its value already moved out (or never set).
+                unsafe { free_node::<T>(self.0.head.load(Relaxed).cast()) };
+            }
+        }
+        let rest = Rest(self);
+        while let Some(value) = rest.0.pop_mut() {
+            drop(value);
+        }
+        drop(rest);
+    }
+}
+
+impl<T> Default for MsQueue<T, Epoch> {
+    /// An empty queue; the same as [`MsQueue::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue: cds::MsQueue<String> = Default::default();
+    /// assert!(queue.is_empty());
+    /// ```
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T, R: Reclaim> fmt::Debug for MsQueue<T, R> {
+    /// Shows whether the queue is empty; never reads the values (another
+    /// thread may be popping them).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = cds::MsQueue::<u8>::new();
+    /// assert_eq!(format!("{queue:?}"), "MsQueue { is_empty: true, .. }");
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MsQueue")
+            .field("is_empty", &self.is_empty())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T, R: Reclaim + Default> FromIterator<T> for MsQueue<T, R> {
+    /// Pushes every item in order: the first item pops first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue: cds::MsQueue<_> = (1..=3).collect();
+    /// assert_eq!(queue.into_iter().collect::<Vec<_>>(), [1, 2, 3]);
+    /// ```
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let mut queue = Self::with_reclaimer(R::default());
+        queue.extend(iter);
+        queue
+    }
+}
+
+impl<T, R: Reclaim> Extend<T> for MsQueue<T, R> {
+    /// Pushes every item in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut queue = cds::MsQueue::new();
+    /// queue.extend([1, 2]);
+    /// assert_eq!(queue.pop(), Some(1));
+    /// # queue.pop();
+    /// ```
+    fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
+        (&*self).extend(iter);
+    }
+}
+
+impl<T, R: Reclaim> Extend<T> for &MsQueue<T, R> {
+    /// Pushes every item in order, on one guard, concurrently with other
+    /// threads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = cds::MsQueue::new();
+    /// (&queue).extend([1, 2]);
+    /// assert_eq!(queue.pop(), Some(1));
+    /// # queue.pop();
+    /// ```
+    fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
+        let mut h = self.handle();
+        for value in iter {
+            h.push(value);
+        }
+    }
+}
+
+/// The owning iterator of an [`MsQueue`]: yields the values in pop order
+/// (first pushed first).
+///
+/// # Examples
+///
+/// ```
+/// let queue: cds::MsQueue<_> = ["a", "b"].into_iter().collect();
+/// let mut it = queue.into_iter();
+/// assert_eq!(it.next(), Some("a"));
+/// assert_eq!(it.next(), Some("b"));
+/// assert_eq!(it.next(), None);
+/// ```
+pub struct IntoIter<T, R: Reclaim = Epoch>(MsQueue<T, R>);
+
+impl<T, R: Reclaim> Iterator for IntoIter<T, R> {
+    type Item = T;
+
+    #[inline]
+    fn next(&mut self) -> Option<T> {
+        self.0.pop_mut()
+    }
+}
+
+impl<T, R: Reclaim> fmt::Debug for IntoIter<T, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("IntoIter").field(&self.0).finish()
+    }
+}
+
+impl<T, R: Reclaim> IntoIterator for MsQueue<T, R> {
+    type Item = T;
+    type IntoIter = IntoIter<T, R>;
+
+    /// Drains the queue in pop order; values left unvisited drop with the
+    /// iterator.
+    fn into_iter(self) -> IntoIter<T, R> {
+        IntoIter(self)
+    }
+}
+
+/// An amortized handle on an [`MsQueue`], from [`MsQueue::handle`]: one
+/// guard across many operations.
+///
+/// # Examples
+///
+/// ```
+/// let queue = cds::MsQueue::new();
+/// let mut h = queue.handle();
+/// h.push(5);
+/// assert!(!h.is_empty());
+/// assert_eq!(h.pop(), Some(5));
+/// h.refresh();
+/// ```
+#[must_use = "a handle holds a guard: use it for a batch of operations"]
+pub struct QueueHandle<'q, T, R: Reclaim = Epoch> {
+    queue: &'q MsQueue<T, R>,
+    guard: R::Guard<'q>,
+    ops: u32,
+}
+
+impl<T, R: Reclaim> QueueHandle<'_, T, R> {
+    /// Operations through a handle refresh their guard this often.
+    pub const REFRESH_EVERY: u32 = 128;
+
+    #[inline]
+    fn tick(&mut self) {
+        self.ops += 1;
+        if self.ops >= Self::REFRESH_EVERY {
+            self.refresh();
+        }
+    }
+
+    /// [`MsQueue::push`] on the handle's guard.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = cds::MsQueue::new();
+    /// queue.handle().push(1);
+    /// assert_eq!(queue.pop(), Some(1));
+    /// ```
+    #[inline]
+    pub fn push(&mut self, value: T) {
+        self.queue.push_in(&mut self.guard, value);
+        self.tick();
+    }
+
+    /// [`MsQueue::pop`] on the handle's guard.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = cds::MsQueue::new();
+    /// queue.push(1);
+    /// assert_eq!(queue.handle().pop(), Some(1));
+    /// ```
+    #[inline]
+    pub fn pop(&mut self) -> Option<T> {
+        let value = self.queue.pop_in(&mut self.guard);
+        self.tick();
+        value
+    }
+
+    /// [`MsQueue::is_empty`] on the handle's guard.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = cds::MsQueue::<u8>::new();
+    /// assert!(queue.handle().is_empty());
+    /// ```
+    #[inline]
+    pub fn is_empty(&mut self) -> bool {
+        self.queue.is_empty_in(&mut self.guard)
+    }
+
+    /// Releases every protection the guard holds (epoch: repins, letting
+    /// reclamation advance).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = cds::MsQueue::<u8>::new();
+    /// let mut h = queue.handle();
+    /// h.refresh();
+    /// ```
+    #[inline]
+    pub fn refresh(&mut self) {
+        self.ops = 0;
+        self.guard.refresh();
+    }
+}
+
+impl<T, R: Reclaim> fmt::Debug for QueueHandle<'_, T, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueueHandle")
+            .field("queue", self.queue)
+            .field("ops_since_refresh", &self.ops)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "rayon")]
+mod par {
+    use super::MsQueue;
+    use crate::reclaim::Reclaim;
+    use rayon::iter::{FromParallelIterator, IntoParallelIterator, ParallelExtend, ParallelIterator};
+
+    impl<T: Send, R: Reclaim> ParallelExtend<T> for MsQueue<T, R> {
+        /// Pushes every item from rayon's worker threads, in no specified
+        /// order.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use rayon::prelude::*;
+        /// let mut queue = cds::MsQueue::new();
+        /// queue.par_extend(0..100);
+        /// assert_eq!(queue.into_iter().count(), 100);
+        /// ```
+        fn par_extend<I: IntoParallelIterator<Item = T>>(&mut self, iter: I) {
+            (&*self).par_extend(iter);
+        }
+    }
+
+    impl<T: Send, R: Reclaim> ParallelExtend<T> for &MsQueue<T, R> {
+        /// Pushes every item from rayon's worker threads, in no specified
+        /// order, concurrently with other users of the queue.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use rayon::prelude::*;
+        /// let queue = cds::MsQueue::new();
+        /// (&queue).par_extend(0..100);
+        /// assert_eq!(queue.into_iter().count(), 100);
+        /// ```
+        fn par_extend<I: IntoParallelIterator<Item = T>>(&mut self, iter: I) {
+            let queue: &MsQueue<T, R> = self;
+            iter.into_par_iter().for_each(|value| queue.push(value));
+        }
+    }
+
+    impl<T: Send, R: Reclaim + Default> FromParallelIterator<T> for MsQueue<T, R> {
+        /// Collects in parallel, in no specified order.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use rayon::prelude::*;
+        /// let queue: cds::MsQueue<_> = (0..100).into_par_iter().collect();
+        /// assert_eq!(queue.into_iter().sum::<i32>(), 4950);
+        /// ```
+        fn from_par_iter<I: IntoParallelIterator<Item = T>>(iter: I) -> Self {
+            let mut queue = Self::with_reclaimer(R::default());
+            queue.par_extend(iter);
+            queue
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+
+    /// Counts drops of its instances.
+    #[derive(Debug)]
+    struct Counted(u32, Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.1.fetch_add(1, SeqCst);
+        }
+    }
+
+    fn fifo<R: Reclaim>(r: R) {
+        let queue = MsQueue::with_reclaimer(r);
+        assert!(queue.is_empty());
+        assert_eq!(queue.pop(), None);
+        for i in 0..10 {
+            queue.push(i);
+        }
+        assert!(!queue.is_empty());
+        for i in 0..10 {
+            assert_eq!(queue.pop(), Some(i));
+        }
+        assert!(queue.is_empty());
+        assert_eq!(queue.pop(), None);
+        queue.push(10);
+        assert_eq!(queue.pop(), Some(10));
+    }
+
+    fn drops_each_value_once<R: Reclaim>(r: R) {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let queue = MsQueue::with_reclaimer(r);
+        for i in 0..20 {
+            queue.push(Counted(i, drops.clone()));
+        }
+        let popped: Vec<_> = (0..5).map(|_| queue.pop().unwrap()).collect();
+        assert_eq!(popped.iter().map(|c| c.0).collect::<Vec<_>>(), [0, 1, 2, 3, 4]);
+        assert_eq!(drops.load(SeqCst), 0, "popping must not drop");
+        drop(popped);
+        assert_eq!(drops.load(SeqCst), 5);
+        drop(queue);
+        assert_eq!(drops.load(SeqCst), 20);
+    }
+
+    fn into_iter_drains_in_pop_order<R: Reclaim>(r: R) {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut queue = MsQueue::with_reclaimer(r);
+        queue.extend((0..6).map(|i| Counted(i, drops.clone())));
+        let mut it = queue.into_iter();
+        assert_eq!(it.next().map(|c| c.0), Some(0));
+        assert_eq!(it.next().map(|c| c.0), Some(1));
+        assert_eq!(drops.load(SeqCst), 2);
+        drop(it);
+        assert_eq!(drops.load(SeqCst), 6);
+    }
+
+    fn handle_ops<R: Reclaim>(r: R) {
+        let queue = MsQueue::with_reclaimer(r);
+        let n = if cfg!(miri) { 300 } else { 1000 };
+        let mut h = queue.handle();
+        for i in 0..n {
+            h.push(i);
+        }
+        assert!(!h.is_empty());
+        for i in 0..n {
+            assert_eq!(h.pop(), Some(i));
+        }
+        assert!(h.is_empty());
+        assert_eq!(h.pop(), None);
+        assert!(format!("{h:?}").starts_with("QueueHandle"));
+    }
+
+    fn panicking_drop_drops_the_rest<R: Reclaim>(r: R) {
+        struct Bomb(bool, Arc<AtomicUsize>);
+        impl Drop for Bomb {
+            fn drop(&mut self) {
+                self.1.fetch_add(1, SeqCst);
+                if self.0 {
+                    panic!("bomb");
+                }
+            }
+        }
+        let drops = Arc::new(AtomicUsize::new(0));
+        let queue = MsQueue::with_reclaimer(r);
+        queue.push(Bomb(false, drops.clone()));
+        queue.push(Bomb(true, drops.clone()));
+        queue.push(Bomb(false, drops.clone()));
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(queue)));
+        assert!(res.is_err());
+        assert_eq!(drops.load(SeqCst), 3);
+    }
+
+    fn concurrent_fifo_per_producer<R: Reclaim>(r: R) {
+        let queue = MsQueue::with_reclaimer(r);
+        let per = if cfg!(miri) { 20 } else { 2000 };
+        std::thread::scope(|s| {
+            for t in 0..2 {
+                let queue = &queue;
+                s.spawn(move || {
+                    for i in 0..per {
+                        queue.push((t, i));
+                    }
+                });
+            }
+            let queue = &queue;
+            s.spawn(move || {
+                let mut last = [None::<usize>; 2];
+                let mut got = 0;
+                while got < 2 * per {
+                    if let Some((t, i)) = queue.pop() {
+                        assert!(last[t].map_or(true, |l| l < i), "FIFO per producer");
+                        last[t] = Some(i);
+                        got += 1;
+                    }
+                }
+            });
+        });
+        assert!(queue.is_empty());
+    }
+
+    /// Two poppers race with a pusher over a few values: with a private
+    /// Hazard domain of threshold 1, every retire scans at once, so a
+    /// missing protection of `next` is a use-after-free (Miri catches it).
+    fn concurrent_pops<R: Reclaim>(r: R) {
+        let queue = MsQueue::with_reclaimer(r);
+        let n = if cfg!(miri) { 8 } else { 1000 };
+        for i in 0..n {
+            queue.push(i);
+        }
+        let got = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                let (queue, got) = (&queue, &got);
+                s.spawn(move || {
+                    let mut mine = Vec::new();
+                    while let Some(v) = queue.pop() {
+                        mine.push(v);
+                    }
+                    assert!(mine.windows(2).all(|w| w[0] < w[1]), "FIFO");
+                    got.lock().unwrap().extend(mine);
+                });
+            }
+            let queue = &queue;
+            s.spawn(move || {
+                for i in n..n + 4 {
+                    queue.push(i);
+                }
+            });
+        });
+        let mut got = got.into_inner().unwrap();
+        got.extend(queue);
+        got.sort_unstable();
+        assert!(got.into_iter().eq(0..n + 4));
+    }
+
+    macro_rules! both {
+        ($($name:ident),* $(,)?) => {
+            mod epoch {
+                $( #[test] fn $name() { super::$name(crate::reclaim::Epoch::new()) } )*
+            }
+            mod hazard {
+                $( #[test] fn $name() { super::$name(crate::reclaim::Hazard::default()) } )*
+            }
+            mod hazard_private {
+                $( #[test] fn $name() { super::$name(crate::reclaim::Hazard::with_threshold(1)) } )*
+            }
+        };
+    }
+    both!(
+        fifo,
+        drops_each_value_once,
+        into_iter_drains_in_pop_order,
+        handle_ops,
+        panicking_drop_drops_the_rest,
+        concurrent_fifo_per_producer,
+        concurrent_pops,
+    );
+
+    #[test]
+    fn send_sync_exactly_when_t_send() {
+        fn send_sync<X: Send + Sync>() {}
+        send_sync::<MsQueue<std::cell::Cell<u8>>>(); // Send, !Sync
+        send_sync::<MsQueue<Vec<u8>>>();
+    }
+
+    #[test]
+    fn debug_and_default() {
+        let queue: MsQueue<u8> = Default::default();
+        assert_eq!(format!("{queue:?}"), "MsQueue { is_empty: true, .. }");
+        queue.push(1);
+        assert_eq!(format!("{queue:?}"), "MsQueue { is_empty: false, .. }");
+    }
+
+    #[test]
+    fn non_static_values() {
+        let local = String::from("borrowed");
+        let queue = MsQueue::new();
+        queue.push(local.as_str());
+        queue.push(local.as_str());
+        assert_eq!(queue.pop(), Some("borrowed"));
+        drop(queue);
+        drop(local);
+        Epoch::new().flush();
+    }
+}

@@ -1,0 +1,791 @@
+//! [`TreiberStack`]: a lock-free LIFO stack (Treiber 1986).
+//!
+//! R. K. Treiber, *Systems Programming: Coping with Parallelism*, IBM
+//! Almaden Research Center, RJ 5118, 1986. The stack is a singly linked list
+//! whose head is one atomic pointer; `push` links a fresh node in front of
+//! the head it read and swings the head with one CAS, `pop` swings the head
+//! to the second node with one CAS.
+//!
+//! # Progress
+//!
+//! Lock-free: a CAS on the head fails only because another operation's CAS
+//! succeeded, so some thread always completes. No thread ever waits for
+//! another to finish (a thread stalled between its load and its CAS delays
+//! nobody; `tests/stall_linked.rs` shows it). Not wait-free: one thread can
+//! lose every race.
+//!
+//! # Memory reclamation
+//!
+//! A popped node is unlinked by the successful CAS and then retired through
+//! the reclaimer `R`; concurrent poppers may still read its `next` field.
+//! `pop` protects the head in slot 0 with [`Guard::protect`]: the head is
+//! root-reachable and a node is always unlinked from it before being
+//! retired, so re-reading it is a sound witness. `push` dereferences no
+//! shared node and takes no guard (it is also immune to ABA: if the head
+//! it read was freed and its address reused, the CAS links the new node in
+//! front of whatever node now sits at that address, which is the current
+//! head).
+//!
+//! Only the thread whose CAS unlinked a node moves its value out; the
+//! node's drop function frees the allocation without touching the value,
+//! so a retired node owns no `T` and `T` needs no `'static` bound.
+//!
+//! # Orderings
+//!
+//! - `push`: `Release` CAS on `head`, publishing the node's value and `next`.
+//! - `pop`: `Acquire` load of `head` (inside `protect`), pairing with that
+//!   `Release`; the unlinking CAS is `Relaxed` (see `pop_in`).
+//! - Contract: a successful `pop` synchronizes-with the `push` that provided
+//!   its value: everything the pusher wrote before `push` is visible to the
+//!   popper after `pop` (checked by a loom message-passing model).
+
+use core::fmt;
+use core::marker::PhantomData;
+use core::mem::ManuallyDrop;
+use core::ptr;
+
+use crate::hooks::stall_point;
+use crate::primitive::cell::UnsafeCell;
+use crate::primitive::sync::atomic::AtomicPtr;
+use crate::primitive::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use crate::primitive::Backoff;
+use crate::reclaim::{Epoch, Guard, Reclaim};
+
+/// A stack node.
+///
+/// Invariant: `next` is written only before the node is published (the
+/// `Release` CAS in `push`) and never after; `value` holds a live `T` until
+/// the one thread whose CAS unlinked the node moves it out.
+struct Node<T> {
+    value: UnsafeCell<ManuallyDrop<T>>,
+    next: *mut Node<T>,
+}
+
+/// Frees a retired node without dropping its value (already moved out).
+///
+/// # Safety
+///
+/// 1. `p` came from `Box::into_raw(Box<Node<T>>)` and is freed only here,
+///    once; its value was moved out (or never needs dropping).
+unsafe fn free_node<T>(p: *mut ()) {
+    // SAFETY: precondition 1. `ManuallyDrop<T>` has no drop glue, so this
+    // deallocates the node and touches no `T` (hence no `T: 'static`).
+    drop(unsafe { Box::from_raw(p.cast::<Node<T>>()) });
+}
+
+/// A lock-free LIFO stack (Treiber), generic over the memory-reclamation
+/// scheme `R`.
+///
+/// Every operation takes `&self`; share the stack by reference (scoped
+/// threads) or in an `Arc`. `Send + Sync` exactly when `T: Send`.
+///
+/// For loops of many operations on one thread, [`handle`](Self::handle)
+/// keeps one guard across them.
+///
+/// # Examples
+///
+/// ```
+/// use cds::TreiberStack;
+///
+/// let stack = TreiberStack::new();
+/// std::thread::scope(|s| {
+///     for t in 0..4 {
+///         let stack = &stack;
+///         s.spawn(move || stack.push(t));
+///     }
+/// });
+/// let mut popped: Vec<i32> = std::iter::from_fn(|| stack.pop()).collect();
+/// popped.sort();
+/// assert_eq!(popped, [0, 1, 2, 3]);
+/// ```
+///
+/// Not `Sync` unless `T: Send`:
+///
+/// ```compile_fail
+/// fn sync<X: Sync>(_: &X) {}
+/// sync(&cds::TreiberStack::<std::rc::Rc<u8>>::new());
+/// ```
+pub struct TreiberStack<T, R: Reclaim = Epoch> {
+    /// Invariant: null or the first node of a null-terminated list of nodes
+    /// that all hold a live value; every node in it is linked (not retired).
+    head: AtomicPtr<Node<T>>,
+    reclaimer: R,
+    /// Owns `T`s (drop check); `Send`/`Sync` are implemented by hand below.
+    _owns: PhantomData<*const T>,
+}
+
+// SAFETY: the stack owns its values and hands each to exactly one thread, so
+// moving it (or the values) between threads needs only `T: Send`.
+unsafe impl<T: Send, R: Reclaim> Send for TreiberStack<T, R> {}
+// SAFETY: through `&self` threads only move `T`s in and out (never share a
+// `&T`), so sharing the stack needs `T: Send`, not `T: Sync`.
+unsafe impl<T: Send, R: Reclaim> Sync for TreiberStack<T, R> {}
+
+impl<T> TreiberStack<T, Epoch> {
+    /// An empty stack on the default reclaimer ([`Epoch`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let stack: cds::TreiberStack<u8> = cds::TreiberStack::new();
+    /// assert!(stack.is_empty());
+    /// ```
+    #[inline]
+    pub fn new() -> Self {
+        Self::with_reclaimer(Epoch::new())
+    }
+}
+
+impl<T, R: Reclaim> TreiberStack<T, R> {
+    /// An empty stack on the reclaimer `reclaimer`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cds::{reclaim::Epoch, TreiberStack};
+    /// let stack = TreiberStack::with_reclaimer(Epoch::new());
+    /// stack.push("a");
+    /// assert_eq!(stack.pop(), Some("a"));
+    /// ```
+    #[inline]
+    pub fn with_reclaimer(reclaimer: R) -> Self {
+        Self {
+            head: AtomicPtr::new(ptr::null_mut()),
+            reclaimer,
+            _owns: PhantomData,
+        }
+    }
+
+    /// The reclaimer this stack retires its nodes through.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cds::reclaim::Reclaim;
+    /// let stack = cds::TreiberStack::<u8>::new();
+    /// stack.reclaimer().flush();
+    /// ```
+    #[inline]
+    pub fn reclaimer(&self) -> &R {
+        &self.reclaimer
+    }
+
+    /// Pushes `value` on top of the stack.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let stack = cds::TreiberStack::new();
+    /// stack.push(1);
+    /// stack.push(2);
+    /// assert_eq!(stack.pop(), Some(2));
+    /// assert_eq!(stack.pop(), Some(1));
+    /// ```
+    #[inline]
+    pub fn push(&self, value: T) {
+        let node = Box::into_raw(Box::new(Node {
+            value: UnsafeCell::new(ManuallyDrop::new(value)),
+            next: ptr::null_mut(),
+        }));
+        // Relaxed: the head is only compared, never dereferenced, here.
+        let mut head = self.head.load(Relaxed);
+        let mut backoff = Backoff::new();
+        loop {
+            // SAFETY: `node` is not published yet: this thread owns it.
+            unsafe { (*node).next = head };
+            stall_point!("stack.push.before_cas");
+            // Release: publishes the node (value and `next`); pairs with the
+            // Acquire load of `head` in `pop_in` (through `protect`).
+            match self
+                .head
+                .compare_exchange_weak(head, node, Release, Relaxed)
+            {
+                Ok(_) => return,
+                Err(now) => head = now,
+            }
+            backoff.spin();
+        }
+    }
+
+    /// Removes and returns the top value, or `None` if the stack is empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let stack = cds::TreiberStack::new();
+    /// assert_eq!(stack.pop(), None);
+    /// stack.push('x');
+    /// assert_eq!(stack.pop(), Some('x'));
+    /// ```
+    #[inline]
+    pub fn pop(&self) -> Option<T> {
+        let mut guard = self.reclaimer.guard();
+        self.pop_in(&mut guard)
+    }
+
+    /// The pop algorithm on a guard of `self.reclaimer` (precondition 3 of
+    /// `retire` relies on that: both callers pass one).
+    #[inline]
+    fn pop_in<G: Guard>(&self, guard: &mut G) -> Option<T> {
+        let mut backoff = Backoff::new();
+        loop {
+            // Acquire (inside `protect`): pairs with the Release CAS in
+            // `push`, making the node's value and `next` visible.
+            let head = guard.protect(0, &self.head);
+            if head.is_null() {
+                return None;
+            }
+            // SAFETY: `head` is protected in slot 0 (witness: `self.head`
+            // still held it after publication, and nodes are unlinked from
+            // `self.head` before being retired), so it is not reclaimed.
+            let next = unsafe { (*head).next };
+            stall_point!("stack.pop.before_cas");
+            // Relaxed: this CAS publishes nothing new. The next popper's
+            // Acquire load that reads `next` from here synchronizes with the
+            // Release CAS that pushed `next`: every later write to `head` is
+            // a CAS, so it continues that push's release sequence.
+            if self
+                .head
+                .compare_exchange(head, next, Relaxed, Relaxed)
+                .is_ok()
+            {
+                // SAFETY: our CAS unlinked `head`: no other thread moves its
+                // value out (only the unlinking CAS's winner does), and the
+                // node stays protected by the guard.
+                let value = unsafe { (*head).value.with(|p| ptr::read(p)) };
+                // SAFETY: (1) unlinked by our CAS; (2) only the CAS winner
+                // retires it, once; (3) `guard` came from `self.reclaimer`,
+                // the only reclaimer whose guards touch this stack; (4)
+                // `free_node` only deallocates (the value was moved out).
+                unsafe { guard.retire(head.cast(), free_node::<T>) };
+                return Some(ManuallyDrop::into_inner(value));
+            }
+            backoff.spin();
+        }
+    }
+
+    /// True if the stack held no value at the moment of the call (a
+    /// snapshot: other threads may change it right after).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let stack = cds::TreiberStack::new();
+    /// assert!(stack.is_empty());
+    /// stack.push(0);
+    /// assert!(!stack.is_empty());
+    /// # stack.pop();
+    /// ```
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        // Acquire: pairs with the Release CAS in `push`, so a caller that
+        // sees `false` also sees what the pusher wrote before pushing.
+        self.head.load(Acquire).is_null()
+    }
+
+    /// An amortized handle: one guard held across many operations.
+    ///
+    /// Under [`Epoch`] every `pop` otherwise pins the thread (one
+    /// lock-prefixed RMW); a handle pins once and repins every
+    /// [`StackHandle::REFRESH_EVERY`] pops (call
+    /// [`refresh`](StackHandle::refresh) yourself between bursts), so
+    /// reclamation is never held up for long. While a handle lives, nodes
+    /// this thread could see are not reclaimed: drop it when the loop ends.
+    /// A handle is `!Send` under `Epoch` (a pin belongs to its thread).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let stack = cds::TreiberStack::new();
+    /// let mut h = stack.handle();
+    /// for i in 0..1000 {
+    ///     h.push(i);
+    /// }
+    /// let mut sum = 0;
+    /// while let Some(v) = h.pop() {
+    ///     sum += v;
+    /// }
+    /// assert_eq!(sum, 999 * 1000 / 2);
+    /// ```
+    #[inline]
+    pub fn handle(&self) -> StackHandle<'_, T, R> {
+        StackHandle {
+            stack: self,
+            guard: self.reclaimer.guard(),
+            ops: 0,
+        }
+    }
+
+    /// Pops with exclusive access: no atomic RMW, no retire (no other thread
+    /// can hold a reference to the stack, so none can read the node).
+    fn pop_mut(&mut self) -> Option<T> {
+        // Relaxed: `&mut self` excludes other threads.
+        let head = self.head.load(Relaxed);
+        if head.is_null() {
+            return None;
+        }
+        // SAFETY: `head` is a linked node (type invariant) and `&mut self`
+        // gives exclusive access; it is unlinked here and freed once below.
+        let node = unsafe { Box::from_raw(head) };
+        self.head.store(node.next, Relaxed);
+        Some(ManuallyDrop::into_inner(node.value.into_inner()))
+    }
+}
+
+impl<T, R: Reclaim> Drop for TreiberStack<T, R> {
+    fn drop(&mut self) {
+        // If a value's `Drop` panics, keep dropping the others while
+        // unwinding (a second panic aborts, as for `Vec`).
+        struct Rest<'a, T, R: Reclaim>(&'a mut TreiberStack<T, R>);
+        impl<T, R: Reclaim> Drop for Rest<'_, T, R> {
+            fn drop(&mut self) {
+                while self.0.pop_mut().is_some() {}
+            }
+        }
+        let rest = Rest(self);
+        while let Some(value) = rest.0.pop_mut() {
+            drop(value);
+        }
+        core::mem::forget(rest);
+    }
+}
+
+impl<T> Default for TreiberStack<T, Epoch> {
+    /// An empty stack; the same as [`TreiberStack::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let stack: cds::TreiberStack<String> = Default::default();
+    /// assert!(stack.is_empty());
+    /// ```
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T, R: Reclaim> fmt::Debug for TreiberStack<T, R> {
+    /// Shows whether the stack is empty; never reads the values (another
+    /// thread may be popping them).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let stack = cds::TreiberStack::<u8>::new();
+    /// assert_eq!(format!("{stack:?}"), "TreiberStack { is_empty: true, .. }");
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TreiberStack")
+            .field("is_empty", &self.is_empty())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T, R: Reclaim + Default> FromIterator<T> for TreiberStack<T, R> {
+    /// Pushes every item in order: the last item ends on top.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let stack: cds::TreiberStack<_> = (1..=3).collect();
+    /// assert_eq!(stack.into_iter().collect::<Vec<_>>(), [3, 2, 1]);
+    /// ```
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let mut stack = Self::with_reclaimer(R::default());
+        stack.extend(iter);
+        stack
+    }
+}
+
+impl<T, R: Reclaim> Extend<T> for TreiberStack<T, R> {
+    /// Pushes every item in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut stack = cds::TreiberStack::new();
+    /// stack.extend([1, 2]);
+    /// assert_eq!(stack.pop(), Some(2));
+    /// # stack.pop();
+    /// ```
+    fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
+        (&*self).extend(iter);
+    }
+}
+
+impl<T, R: Reclaim> Extend<T> for &TreiberStack<T, R> {
+    /// Pushes every item in order, concurrently with other threads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let stack = cds::TreiberStack::new();
+    /// (&stack).extend([1, 2]);
+    /// assert_eq!(stack.pop(), Some(2));
+    /// # stack.pop();
+    /// ```
+    fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
+        for value in iter {
+            self.push(value);
+        }
+    }
+}
+
+/// The owning iterator of a [`TreiberStack`]: yields the values in pop
+/// order (last pushed first).
+///
+/// # Examples
+///
+/// ```
+/// let stack: cds::TreiberStack<_> = ["a", "b"].into_iter().collect();
+/// let mut it = stack.into_iter();
+/// assert_eq!(it.next(), Some("b"));
+/// assert_eq!(it.next(), Some("a"));
+/// assert_eq!(it.next(), None);
+/// ```
+pub struct IntoIter<T, R: Reclaim = Epoch>(TreiberStack<T, R>);
+
+impl<T, R: Reclaim> Iterator for IntoIter<T, R> {
+    type Item = T;
+
+    #[inline]
+    fn next(&mut self) -> Option<T> {
+        self.0.pop_mut()
+    }
+}
+
+impl<T, R: Reclaim> fmt::Debug for IntoIter<T, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("IntoIter").field(&self.0).finish()
+    }
+}
+
+impl<T, R: Reclaim> IntoIterator for TreiberStack<T, R> {
+    type Item = T;
+    type IntoIter = IntoIter<T, R>;
+
+    /// Drains the stack in pop order; values left unvisited drop with the
+    /// iterator.
+    fn into_iter(self) -> IntoIter<T, R> {
+        IntoIter(self)
+    }
+}
+
+/// An amortized handle on a [`TreiberStack`], from
+/// [`TreiberStack::handle`]: one guard across many operations.
+///
+/// # Examples
+///
+/// ```
+/// let stack = cds::TreiberStack::new();
+/// let mut h = stack.handle();
+/// h.push(5);
+/// assert_eq!(h.pop(), Some(5));
+/// h.refresh();
+/// assert!(h.is_empty());
+/// ```
+#[must_use = "a handle holds a guard: use it for a batch of operations"]
+pub struct StackHandle<'s, T, R: Reclaim = Epoch> {
+    stack: &'s TreiberStack<T, R>,
+    guard: R::Guard<'s>,
+    ops: u32,
+}
+
+impl<T, R: Reclaim> StackHandle<'_, T, R> {
+    /// Pops through a handle refresh their guard this often.
+    pub const REFRESH_EVERY: u32 = 128;
+
+    /// [`TreiberStack::push`] (which needs no guard).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let stack = cds::TreiberStack::new();
+    /// stack.handle().push(1);
+    /// assert_eq!(stack.pop(), Some(1));
+    /// ```
+    #[inline]
+    pub fn push(&mut self, value: T) {
+        self.stack.push(value);
+    }
+
+    /// [`TreiberStack::pop`] on the handle's guard.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let stack = cds::TreiberStack::new();
+    /// stack.push(1);
+    /// assert_eq!(stack.handle().pop(), Some(1));
+    /// ```
+    #[inline]
+    pub fn pop(&mut self) -> Option<T> {
+        let value = self.stack.pop_in(&mut self.guard);
+        self.ops += 1;
+        if self.ops >= Self::REFRESH_EVERY {
+            self.refresh();
+        }
+        value
+    }
+
+    /// [`TreiberStack::is_empty`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let stack = cds::TreiberStack::<u8>::new();
+    /// assert!(stack.handle().is_empty());
+    /// ```
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.stack.is_empty()
+    }
+
+    /// Releases every protection the guard holds (epoch: repins, letting
+    /// reclamation advance).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let stack = cds::TreiberStack::<u8>::new();
+    /// let mut h = stack.handle();
+    /// h.refresh();
+    /// ```
+    #[inline]
+    pub fn refresh(&mut self) {
+        self.ops = 0;
+        self.guard.refresh();
+    }
+}
+
+impl<T, R: Reclaim> fmt::Debug for StackHandle<'_, T, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StackHandle")
+            .field("stack", self.stack)
+            .field("ops_since_refresh", &self.ops)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "rayon")]
+mod par {
+    use super::TreiberStack;
+    use crate::reclaim::Reclaim;
+    use rayon::iter::{FromParallelIterator, IntoParallelIterator, ParallelExtend, ParallelIterator};
+
+    impl<T: Send, R: Reclaim> ParallelExtend<T> for TreiberStack<T, R> {
+        /// Pushes every item from rayon's worker threads, in no specified
+        /// order.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use rayon::prelude::*;
+        /// let mut stack = cds::TreiberStack::new();
+        /// stack.par_extend(0..100);
+        /// assert_eq!(stack.into_iter().count(), 100);
+        /// ```
+        fn par_extend<I: IntoParallelIterator<Item = T>>(&mut self, iter: I) {
+            (&*self).par_extend(iter);
+        }
+    }
+
+    impl<T: Send, R: Reclaim> ParallelExtend<T> for &TreiberStack<T, R> {
+        /// Pushes every item from rayon's worker threads, in no specified
+        /// order, concurrently with other users of the stack.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use rayon::prelude::*;
+        /// let stack = cds::TreiberStack::new();
+        /// (&stack).par_extend(0..100);
+        /// assert_eq!(stack.into_iter().count(), 100);
+        /// ```
+        fn par_extend<I: IntoParallelIterator<Item = T>>(&mut self, iter: I) {
+            let stack: &TreiberStack<T, R> = self;
+            iter.into_par_iter().for_each(|value| stack.push(value));
+        }
+    }
+
+    impl<T: Send, R: Reclaim + Default> FromParallelIterator<T> for TreiberStack<T, R> {
+        /// Collects in parallel, in no specified order.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use rayon::prelude::*;
+        /// let stack: cds::TreiberStack<_> = (0..100).into_par_iter().collect();
+        /// assert_eq!(stack.into_iter().sum::<i32>(), 4950);
+        /// ```
+        fn from_par_iter<I: IntoParallelIterator<Item = T>>(iter: I) -> Self {
+            let mut stack = Self::with_reclaimer(R::default());
+            stack.par_extend(iter);
+            stack
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+
+    /// Counts drops of its instances.
+    #[derive(Debug)]
+    struct Counted(u32, Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.1.fetch_add(1, SeqCst);
+        }
+    }
+
+    fn lifo<R: Reclaim>(r: R) {
+        let stack = TreiberStack::with_reclaimer(r);
+        assert!(stack.is_empty());
+        assert_eq!(stack.pop(), None);
+        for i in 0..10 {
+            stack.push(i);
+        }
+        assert!(!stack.is_empty());
+        for i in (0..10).rev() {
+            assert_eq!(stack.pop(), Some(i));
+        }
+        assert!(stack.is_empty());
+        assert_eq!(stack.pop(), None);
+    }
+
+    fn drops_each_value_once<R: Reclaim>(r: R) {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let stack = TreiberStack::with_reclaimer(r);
+        for i in 0..20 {
+            stack.push(Counted(i, drops.clone()));
+        }
+        let popped: Vec<_> = (0..5).map(|_| stack.pop().unwrap()).collect();
+        assert_eq!(popped.iter().map(|c| c.0).collect::<Vec<_>>(), [19, 18, 17, 16, 15]);
+        assert_eq!(drops.load(SeqCst), 0, "popping must not drop");
+        drop(popped);
+        assert_eq!(drops.load(SeqCst), 5);
+        drop(stack);
+        assert_eq!(drops.load(SeqCst), 20);
+    }
+
+    fn into_iter_drains_in_pop_order<R: Reclaim>(r: R) {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut stack = TreiberStack::with_reclaimer(r);
+        stack.extend((0..6).map(|i| Counted(i, drops.clone())));
+        let mut it = stack.into_iter();
+        assert_eq!(it.next().map(|c| c.0), Some(5));
+        assert_eq!(it.next().map(|c| c.0), Some(4));
+        assert_eq!(drops.load(SeqCst), 2);
+        drop(it);
+        assert_eq!(drops.load(SeqCst), 6);
+    }
+
+    fn handle_ops<R: Reclaim>(r: R) {
+        let stack = TreiberStack::with_reclaimer(r);
+        let n = if cfg!(miri) { 300 } else { 1000 };
+        let mut h = stack.handle();
+        for i in 0..n {
+            h.push(i);
+        }
+        for i in (0..n).rev() {
+            assert_eq!(h.pop(), Some(i));
+        }
+        assert!(h.is_empty());
+        assert_eq!(h.pop(), None);
+        assert!(format!("{h:?}").starts_with("StackHandle"));
+    }
+
+    fn panicking_drop_drops_the_rest<R: Reclaim>(r: R) {
+        struct Bomb(bool, Arc<AtomicUsize>);
+        impl Drop for Bomb {
+            fn drop(&mut self) {
+                self.1.fetch_add(1, SeqCst);
+                if self.0 {
+                    panic!("bomb");
+                }
+            }
+        }
+        let drops = Arc::new(AtomicUsize::new(0));
+        let stack = TreiberStack::with_reclaimer(r);
+        stack.push(Bomb(false, drops.clone()));
+        stack.push(Bomb(true, drops.clone()));
+        stack.push(Bomb(false, drops.clone()));
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(stack)));
+        assert!(res.is_err());
+        assert_eq!(drops.load(SeqCst), 3);
+    }
+
+    fn concurrent_push_pop<R: Reclaim>(r: R) {
+        let stack = TreiberStack::with_reclaimer(r);
+        let per = if cfg!(miri) { 20 } else { 2000 };
+        let sum = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for t in 0..3 {
+                let (stack, sum) = (&stack, &sum);
+                s.spawn(move || {
+                    for i in 0..per {
+                        stack.push(t * per + i);
+                        if let Some(v) = stack.pop() {
+                            sum.fetch_add(v, SeqCst);
+                        }
+                    }
+                });
+            }
+        });
+        let rest: usize = stack.into_iter().sum();
+        let n = 3 * per;
+        assert_eq!(sum.load(SeqCst) + rest, n * (n - 1) / 2);
+    }
+
+    macro_rules! both {
+        ($($name:ident),* $(,)?) => {
+            mod epoch {
+                $( #[test] fn $name() { super::$name(crate::reclaim::Epoch::new()) } )*
+            }
+            mod hazard {
+                $( #[test] fn $name() { super::$name(crate::reclaim::Hazard::default()) } )*
+            }
+            mod hazard_private {
+                $( #[test] fn $name() { super::$name(crate::reclaim::Hazard::with_threshold(1)) } )*
+            }
+        };
+    }
+    both!(
+        lifo,
+        drops_each_value_once,
+        into_iter_drains_in_pop_order,
+        handle_ops,
+        panicking_drop_drops_the_rest,
+        concurrent_push_pop,
+    );
+
+    #[test]
+    fn send_sync_exactly_when_t_send() {
+        fn send_sync<X: Send + Sync>() {}
+        send_sync::<TreiberStack<std::cell::Cell<u8>>>(); // Send, !Sync
+        send_sync::<TreiberStack<Vec<u8>>>();
+    }
+
+    #[test]
+    fn debug_and_default() {
+        let stack: TreiberStack<u8> = Default::default();
+        assert_eq!(format!("{stack:?}"), "TreiberStack { is_empty: true, .. }");
+        stack.push(1);
+        assert_eq!(format!("{stack:?}"), "TreiberStack { is_empty: false, .. }");
+    }
+
+    #[test]
+    fn non_static_values() {
+        let local = String::from("borrowed");
+        let stack = TreiberStack::new();
+        stack.push(local.as_str());
+        stack.push(local.as_str());
+        assert_eq!(stack.pop(), Some("borrowed"));
+        drop(stack);
+        drop(local);
+        Epoch::new().flush();
+    }
+}

@@ -1,0 +1,1203 @@
+//! A counting semaphore: a one-CAS fast path, an intrusive queue of parked
+//! waiters, and eventual fairness by direct hand-off.
+//!
+//! # Algorithm
+//!
+//! One atomic word holds the available permits and a `PARKED` bit that says
+//! the waiter queue is non-empty. An acquire that finds enough permits takes
+//! them with one compare-and-swap (in strict-FIFO mode also only while nobody
+//! is queued). Otherwise it spins briefly, then links a waiter record that
+//! lives **on its own stack** (thread handle, wanted count, state) at the tail
+//! of a doubly linked list guarded by an internal lock word (a
+//! [`SpinMutex`]; no user code ever runs under it) and parks.
+//!
+//! A release on a word without `PARKED` adds to the count with one CAS.
+//! With `PARKED` it takes the list lock and either
+//!
+//! - **hands the permits directly to the head waiter** (they never enter the
+//!   count, so no newcomer can take them) when the semaphore is strict FIFO
+//!   ([`Semaphore::new_fifo`]) or when the head has waited at least the
+//!   fairness bound (0.5 ms), or
+//! - adds them to the count and unparks the head, which then **competes**
+//!   with newcomers: a newcomer may win (no convoy: the lock-holder-preemption
+//!   and wake-up latency of a strict hand-off are paid only by waiters that
+//!   already waited long), and a head that loses stays first in line with its
+//!   original enqueue time, so it is served by hand-off once the bound passes.
+//!
+//! This is the "eventual fairness" of parking_lot's `RawMutex` (Amanieu
+//! d'Antras, parking_lot `src/raw_mutex.rs`: a fair unlock at least every
+//! 0.5 ms on average) applied to a counting semaphore. Keeping a `PARKED`
+//! bit in the same word as the state, so that the uncontended paths never
+//! touch the queue, follows WebKit's `ParkingLot` (Filip Pizlo, "Locking in
+//! WebKit", 2016), from which parking_lot descends; here the queue is
+//! private to the semaphore and intrusive. The list lock is this crate's
+//! test-and-test-and-set [`SpinMutex`] (Mellor-Crummey and Scott, ACM TOCS
+//! 1991), held only for a few pointer updates.
+//!
+//! A hand-off that does not cover the head's whole request accumulates on the
+//! head (and drains the count into it): **an [`acquire_many`] blocks the
+//! queue behind it** until its whole request is covered (head-of-line
+//! blocking, as in any FIFO semaphore). In the default mode newcomers may
+//! still take permits released while the head is younger than the bound.
+//!
+//! # Progress
+//!
+//! Blocking. `try_acquire*` and a release without queued waiters are one CAS
+//! loop (lock-free); a release with queued waiters and every queue change
+//! take the internal list lock for a few pointer updates.
+//!
+//! # State
+//!
+//! The state word (`permits << 1 | PARKED`):
+//!
+//! | field | meaning | written by |
+//! |---|---|---|
+//! | bit 0 `PARKED` | the waiter list is non-empty | set by an enqueuer and cleared by whoever unlinks the last waiter, both under the list lock |
+//! | bits 1.. | permits available to `try_acquire` | acquire CAS (−n), release CAS (+n) |
+//!
+//! A waiter's `state` word:
+//!
+//! | value | meaning | next |
+//! |---|---|---|
+//! | `WAITING` | linked in the list; its `links` belong to the list lock | `GRANTED` by a releaser, or unlinked by its own thread (success or timeout) |
+//! | `GRANTED` | unlinked by a releaser, which gave it all its permits; the store is the releaser's last touch of the record | the waiter returns |
+//!
+//! The timed-out state ("cancelled") needs no value: the waiter unlinks
+//! itself under the list lock while still `WAITING`, so no releaser can find
+//! it afterwards.
+//!
+//! # Orderings
+//!
+//! | operation | ordering | pairs with |
+//! |---|---|---|
+//! | taking permits from the count (CAS) | `Acquire` | the `Release` CAS that added them |
+//! | adding permits to the count (CAS) | `Release` | the `Acquire` CAS that takes them |
+//! | draining the count into a waiter | `AcqRel` | as both of the above |
+//! | storing `GRANTED` | `Release` | the waiter's `Acquire` load of its state |
+//! | setting/clearing `PARKED` | `Relaxed` | nothing: the bit only sends releasers to the list lock, whose Acquire/Release orders the list |
+//!
+//! So a successful acquire synchronizes-with the release that provided its
+//! permits (checked with loom), whichever path they took.
+//!
+//! [`acquire_many`]: Semaphore::acquire_many
+
+use core::fmt;
+use core::ptr;
+
+use crate::primitive::cell::UnsafeCell;
+use crate::primitive::sync::atomic::{
+    AtomicUsize,
+    Ordering::{AcqRel, Acquire, Relaxed, Release},
+};
+use crate::primitive::thread::{self, Thread};
+use crate::primitive::time::{Duration, Instant};
+use crate::primitive::Backoff;
+use crate::sync::spin::SpinMutex;
+
+/// State-word bit: the waiter list is non-empty.
+const PARKED: usize = 1;
+/// Permits are stored above the `PARKED` bit.
+const SHIFT: u32 = 1;
+/// The most permits the count can represent; releases beyond it panic.
+/// `MAX_PERMITS` sits a factor 4 below, so permits held while more are
+/// added still fit when they come back.
+const COUNT_LIMIT: usize = usize::MAX >> SHIFT;
+/// A head waiter that has waited this long is served by direct hand-off.
+const FAIRNESS_BOUND: Duration = Duration::from_micros(500);
+/// Brief spinning before queueing (a CAS retry each). None under loom: each
+/// spin is a yield there, which would spend the preemption bound.
+const SPIN_TRIES: u32 = if cfg!(loom) { 0 } else { 6 };
+
+/// Waiter state: linked, waiting.
+const WAITING: usize = 0;
+/// Waiter state: unlinked by a releaser with all permits given.
+const GRANTED: usize = 1;
+
+/// The semaphore's notion of time for the fairness bound.
+enum Clock {
+    /// `primitive::time::Instant` (loom's mock clock under loom).
+    Real(Instant),
+    /// Injected by tests through [`Semaphore::with_clock_for_tests`].
+    Injected(Box<dyn Fn() -> Duration + Send + Sync>),
+}
+
+/// A counting semaphore whose waiters park.
+///
+/// `acquire` takes a permit, blocking (parking the thread, not spinning)
+/// until one is available; the returned [`Permit`] gives it back when
+/// dropped. A successful acquire synchronizes-with the release that provided
+/// its permits: writes made before the release are visible after the
+/// acquire.
+///
+/// # Fairness
+///
+/// Queued waiters are served in FIFO order. In the default mode
+/// ([`new`](Self::new)) a thread that arrives while others are queued may
+/// still take permits that are released while the first queued waiter has
+/// waited less than 0.5 ms; once it has waited longer, releases hand their
+/// permits directly to it and nobody can overtake it. This avoids the convoys
+/// of strict hand-off (every release waiting for a sleeping thread to wake)
+/// while bounding how long a waiter can be overtaken. [`new_fifo`](Self::new_fifo)
+/// never lets anyone overtake a queued waiter: releases always hand off, and
+/// `try_acquire` fails while anyone waits.
+///
+/// A queued [`acquire_many`](Self::acquire_many) holds up the waiters behind
+/// it until its whole request is covered (head-of-line blocking); released
+/// permits accumulate on it.
+///
+/// # Limits
+///
+/// At most [`MAX_PERMITS`](Self::MAX_PERMITS) permits: `new`, `add_permits`
+/// and `acquire_many` beyond it panic. `acquire_many(n)` with `n` above the
+/// current total waits until enough permits are added.
+///
+/// No poisoning: a panic while a `Permit` is held releases it during
+/// unwinding.
+///
+/// # Examples
+///
+/// ```
+/// use cds::Semaphore;
+/// use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+///
+/// // At most 2 of 4 threads inside at once.
+/// let sem = Semaphore::new(2);
+/// let inside = AtomicUsize::new(0);
+/// std::thread::scope(|s| {
+///     for _ in 0..4 {
+///         s.spawn(|| {
+///             let _permit = sem.acquire();
+///             assert!(inside.fetch_add(1, SeqCst) < 2);
+///             inside.fetch_sub(1, SeqCst);
+///         });
+///     }
+/// });
+/// assert_eq!(sem.available_permits(), 2);
+/// ```
+pub struct Semaphore {
+    /// `permits << SHIFT | PARKED`; see the state table in the module docs.
+    state: AtomicUsize,
+    /// The queue of parked waiters. Invariant: `PARKED` is set exactly when
+    /// it is non-empty, as seen by a holder of this lock.
+    list: SpinMutex<WaitList>,
+    /// Strict FIFO: always hand off, no barging while anyone waits.
+    fifo: bool,
+    clock: Clock,
+}
+
+/// A waiter record, on the stack of the thread that waits.
+///
+/// Invariants: it stays at its address and alive while linked (its thread
+/// returns only after a releaser unlinked it and stored `GRANTED`, or after
+/// unlinking it itself under the list lock); `links` is read and written only
+/// under the list lock.
+struct Waiter {
+    /// `WAITING` or `GRANTED`; see the module docs.
+    state: AtomicUsize,
+    /// Cloned by a releaser (under the list lock) before it unparks.
+    thread: Thread,
+    /// Permits requested (≥ 1).
+    wanted: usize,
+    /// Enqueue time on the semaphore's clock.
+    since: Duration,
+    links: UnsafeCell<Links>,
+}
+
+/// The list-lock-protected part of a waiter.
+struct Links {
+    prev: *const Waiter,
+    next: *const Waiter,
+    /// Permits handed off to it so far (< `wanted` while linked).
+    got: usize,
+    /// A releaser unparked it to compete for the count and it has not yet
+    /// looked (saves redundant unparks).
+    notified: bool,
+}
+
+/// The intrusive waiter queue; only touched under the semaphore's list lock.
+struct WaitList {
+    head: *const Waiter,
+    tail: *const Waiter,
+    len: usize,
+}
+
+// SAFETY: the pointers refer to waiter records whose threads keep them alive
+// while linked (see `Waiter`), and every access goes through the list lock,
+// which orders it with the record's owner thread; moving the list between
+// threads (inside the lock) therefore moves only those accesses.
+unsafe impl Send for WaitList {}
+
+impl Waiter {
+    fn new(wanted: usize, since: Duration) -> Self {
+        Self {
+            state: AtomicUsize::new(WAITING),
+            thread: thread::current(),
+            wanted,
+            since,
+            links: UnsafeCell::new(Links {
+                prev: ptr::null(),
+                next: ptr::null(),
+                got: 0,
+                notified: false,
+            }),
+        }
+    }
+
+    /// Runs `f` on the waiter's links.
+    ///
+    /// # Safety
+    ///
+    /// 1. `w` points to a live waiter.
+    /// 2. The caller holds the list lock of the semaphore `w` waits on (or
+    ///    `w` is not yet linked and owned by the caller).
+    unsafe fn with_links<R>(w: *const Waiter, f: impl FnOnce(&mut Links) -> R) -> R {
+        // SAFETY: (1) `w` is live; (2) every access to `links` is serialized
+        // by the list lock, so this `&mut` is the only one.
+        unsafe { (*w).links.with_mut(|l| f(&mut *l)) }
+    }
+
+    /// Permits the waiter still needs.
+    ///
+    /// # Safety
+    ///
+    /// As for [`with_links`](Self::with_links).
+    unsafe fn need(w: *const Waiter) -> usize {
+        // SAFETY: forwarded (1) and (2).
+        unsafe { (*w).wanted - Self::with_links(w, |l| l.got) }
+    }
+}
+
+impl WaitList {
+    const fn new() -> Self {
+        Self {
+            head: ptr::null(),
+            tail: ptr::null(),
+            len: 0,
+        }
+    }
+
+    /// Links `w` at the tail.
+    ///
+    /// # Safety
+    ///
+    /// 1. `w` points to a live waiter that stays put and alive until it is
+    ///    unlinked, and is not linked now.
+    /// 2. `self` is the list of the semaphore `w` waits on (so holding
+    ///    `&mut self` is holding its lock).
+    unsafe fn push_back(&mut self, w: *const Waiter) {
+        let tail = self.tail;
+        // SAFETY: (1) `w` is live and (2) we hold the lock.
+        unsafe { Waiter::with_links(w, |l| (l.prev, l.next) = (tail, ptr::null())) };
+        if tail.is_null() {
+            self.head = w;
+        } else {
+            // SAFETY: linked waiters are live (their invariant); lock held.
+            unsafe { Waiter::with_links(tail, |l| l.next = w) };
+        }
+        self.tail = w;
+        self.len += 1;
+    }
+
+    /// Unlinks `w`.
+    ///
+    /// # Safety
+    ///
+    /// 1. `w` points to a waiter linked in `self`.
+    /// 2. As (2) of [`push_back`](Self::push_back).
+    unsafe fn remove(&mut self, w: *const Waiter) {
+        // SAFETY: (1) linked, hence live; (2) lock held.
+        let (prev, next) = unsafe { Waiter::with_links(w, |l| (l.prev, l.next)) };
+        if prev.is_null() {
+            self.head = next;
+        } else {
+            // SAFETY: linked waiters are live; lock held.
+            unsafe { Waiter::with_links(prev, |l| l.next = next) };
+        }
+        if next.is_null() {
+            self.tail = prev;
+        } else {
+            // SAFETY: linked waiters are live; lock held.
+            unsafe { Waiter::with_links(next, |l| l.prev = prev) };
+        }
+        self.len -= 1;
+    }
+}
+
+/// Threads to unpark once the list lock is released.
+#[derive(Default)]
+struct Wake(Option<Thread>);
+
+impl Wake {
+    fn push(&mut self, t: Thread) {
+        // A second wake in one pass (a large release serving several
+        // waiters) unparks the earlier thread right away.
+        if let Some(prev) = self.0.replace(t) {
+            prev.unpark();
+        }
+    }
+
+    fn flush(self) {
+        if let Some(t) = self.0 {
+            t.unpark();
+        }
+    }
+}
+
+impl Semaphore {
+    /// The largest number of permits a semaphore holds: `usize::MAX >> 3`.
+    ///
+    /// [`new`](Self::new), [`add_permits`](Self::add_permits) and
+    /// [`acquire_many`](Self::acquire_many) panic beyond it.
+    pub const MAX_PERMITS: usize = usize::MAX >> 3;
+
+    /// A semaphore with `permits` permits and eventual fairness (see the
+    /// type docs).
+    ///
+    /// # Panics
+    ///
+    /// If `permits > Semaphore::MAX_PERMITS`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = cds::Semaphore::new(3);
+    /// assert_eq!(sem.available_permits(), 3);
+    /// ```
+    pub fn new(permits: usize) -> Self {
+        Self::build(permits, false, Clock::Real(Instant::now()))
+    }
+
+    /// A strictly FIFO semaphore: permits go to queued waiters in arrival
+    /// order, and [`try_acquire`](Self::try_acquire) fails while anyone
+    /// waits. Slower than [`new`](Self::new) under contention (every
+    /// release to a waiter waits for that thread to wake up).
+    ///
+    /// # Panics
+    ///
+    /// If `permits > Semaphore::MAX_PERMITS`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = cds::Semaphore::new_fifo(1);
+    /// let p = sem.acquire();
+    /// assert!(sem.try_acquire().is_none());
+    /// drop(p);
+    /// assert!(sem.try_acquire().is_some());
+    /// ```
+    pub fn new_fifo(permits: usize) -> Self {
+        Self::build(permits, true, Clock::Real(Instant::now()))
+    }
+
+    /// **Test-only, not a stable API.** A default-mode semaphore whose
+    /// fairness bound is measured on `clock` (time since an arbitrary
+    /// origin) instead of the monotonic clock, so tests can step time past
+    /// the bound deterministically. The clock is read outside the list lock.
+    ///
+    /// # Panics
+    ///
+    /// If `permits > Semaphore::MAX_PERMITS`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let sem = cds::Semaphore::with_clock_for_tests(1, || Duration::ZERO);
+    /// drop(sem.acquire());
+    /// ```
+    #[doc(hidden)]
+    pub fn with_clock_for_tests(
+        permits: usize,
+        clock: impl Fn() -> Duration + Send + Sync + 'static,
+    ) -> Self {
+        Self::build(permits, false, Clock::Injected(Box::new(clock)))
+    }
+
+    fn build(permits: usize, fifo: bool, clock: Clock) -> Self {
+        if permits > Self::MAX_PERMITS {
+            too_many("Semaphore::new", permits);
+        }
+        Self {
+            state: AtomicUsize::new(permits << SHIFT),
+            list: SpinMutex::new(WaitList::new()),
+            fifo,
+            clock,
+        }
+    }
+
+    /// Whether this semaphore is strictly FIFO ([`new_fifo`](Self::new_fifo)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(cds::Semaphore::new_fifo(0).is_fifo());
+    /// assert!(!cds::Semaphore::new(0).is_fifo());
+    /// ```
+    pub fn is_fifo(&self) -> bool {
+        self.fifo
+    }
+
+    /// Takes one permit, parking until one is available.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = cds::Semaphore::new(1);
+    /// let permit = sem.acquire();
+    /// assert_eq!(sem.available_permits(), 0);
+    /// drop(permit);
+    /// assert_eq!(sem.available_permits(), 1);
+    /// ```
+    #[inline]
+    pub fn acquire(&self) -> Permit<'_> {
+        self.acquire_many(1)
+    }
+
+    /// Takes `n` permits at once, parking until all are available (never a
+    /// part of them: no deadlock between two partial holders). `n = 0`
+    /// returns at once. With `n` above the current total it waits until
+    /// [`add_permits`](Self::add_permits) makes up the difference. While it
+    /// is first in the queue, the waiters behind it wait too (see the type
+    /// docs).
+    ///
+    /// # Panics
+    ///
+    /// If `n > Semaphore::MAX_PERMITS`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = cds::Semaphore::new(3);
+    /// let p = sem.acquire_many(2);
+    /// assert_eq!(p.num_permits(), 2);
+    /// assert_eq!(sem.available_permits(), 1);
+    /// ```
+    #[inline]
+    pub fn acquire_many(&self, n: usize) -> Permit<'_> {
+        if n > Self::MAX_PERMITS {
+            too_many("Semaphore::acquire_many", n);
+        }
+        if !self.try_take_once(n) {
+            let took = self.acquire_slow(n, None);
+            debug_assert!(took);
+        }
+        Permit { sem: self, n }
+    }
+
+    /// Takes one permit if one is available now (in FIFO mode: and nobody
+    /// is queued).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = cds::Semaphore::new(1);
+    /// let p = sem.try_acquire().unwrap();
+    /// assert!(sem.try_acquire().is_none());
+    /// drop(p);
+    /// ```
+    #[inline]
+    pub fn try_acquire(&self) -> Option<Permit<'_>> {
+        self.try_acquire_many(1)
+    }
+
+    /// Takes `n` permits if all are available now (in FIFO mode: and nobody
+    /// is queued). `None` for `n > MAX_PERMITS`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = cds::Semaphore::new(2);
+    /// assert!(sem.try_acquire_many(3).is_none());
+    /// assert_eq!(sem.try_acquire_many(2).unwrap().num_permits(), 2);
+    /// ```
+    #[inline]
+    pub fn try_acquire_many(&self, n: usize) -> Option<Permit<'_>> {
+        (n <= Self::MAX_PERMITS && self.try_take(n)).then(|| Permit { sem: self, n })
+    }
+
+    /// Takes one permit, parking at most `timeout`.
+    ///
+    /// On `None` the waiter has left the queue and holds nothing: permits
+    /// handed to it meanwhile (only possible for `acquire_many_timeout`)
+    /// are released again, and the next release goes to a live waiter. If
+    /// the permits were granted in full before the waiter noticed its
+    /// deadline, it keeps them and returns `Some`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let sem = cds::Semaphore::new(1);
+    /// let p = sem.acquire_timeout(Duration::from_millis(1)).unwrap();
+    /// assert!(sem.acquire_timeout(Duration::from_millis(1)).is_none());
+    /// drop(p);
+    /// ```
+    #[inline]
+    pub fn acquire_timeout(&self, timeout: Duration) -> Option<Permit<'_>> {
+        self.acquire_many_timeout(1, timeout)
+    }
+
+    /// Takes `n` permits, parking at most `timeout`; see
+    /// [`acquire_timeout`](Self::acquire_timeout) for what a timeout does
+    /// with permits already handed to the waiter (they are released).
+    ///
+    /// # Panics
+    ///
+    /// If `n > Semaphore::MAX_PERMITS`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let sem = cds::Semaphore::new(1);
+    /// assert!(sem.acquire_many_timeout(2, Duration::from_millis(1)).is_none());
+    /// assert_eq!(sem.available_permits(), 1);
+    /// ```
+    pub fn acquire_many_timeout(&self, n: usize, timeout: Duration) -> Option<Permit<'_>> {
+        if n > Self::MAX_PERMITS {
+            too_many("Semaphore::acquire_many_timeout", n);
+        }
+        if self.try_take_once(n) {
+            return Some(Permit { sem: self, n });
+        }
+        // A deadline past the clock's range waits forever.
+        let deadline = Instant::now().checked_add(timeout);
+        self.acquire_slow(n, deadline)
+            .then(|| Permit { sem: self, n })
+    }
+
+    /// The permits available right now to `try_acquire` (a snapshot; in
+    /// FIFO mode they may be reserved for queued waiters). Permits being
+    /// handed to a queued waiter are not counted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = cds::Semaphore::new(2);
+    /// let _p = sem.acquire();
+    /// assert_eq!(sem.available_permits(), 1);
+    /// ```
+    pub fn available_permits(&self) -> usize {
+        // Relaxed: a snapshot that orders nothing.
+        self.state.load(Relaxed) >> SHIFT
+    }
+
+    /// Adds `n` permits (served to queued waiters first, as a release).
+    ///
+    /// # Panics
+    ///
+    /// If `n > MAX_PERMITS` or if the available permits would exceed
+    /// `MAX_PERMITS` (checked against a snapshot: racing `add_permits`
+    /// calls can overshoot it by a factor of at most the number of racing
+    /// calls; permits coming back beyond `usize::MAX >> 1` panic in the
+    /// release).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = cds::Semaphore::new(0);
+    /// sem.add_permits(2);
+    /// assert_eq!(sem.available_permits(), 2);
+    /// ```
+    pub fn add_permits(&self, n: usize) {
+        let avail = self.available_permits();
+        if n > Self::MAX_PERMITS || avail + n > Self::MAX_PERMITS {
+            add_overflow(avail, n);
+        }
+        if n > 0 {
+            self.release(n);
+        }
+    }
+
+    /// **Test-only, not a stable API.** The number of queued waiters (takes
+    /// the list lock).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(cds::Semaphore::new(1).queued_waiters_for_tests(), 0);
+    /// ```
+    #[doc(hidden)]
+    pub fn queued_waiters_for_tests(&self) -> usize {
+        self.list.lock().len
+    }
+
+    /// Time on the fairness clock.
+    fn now(&self) -> Duration {
+        match &self.clock {
+            Clock::Real(origin) => Instant::now().duration_since(*origin),
+            Clock::Injected(f) => f(),
+        }
+    }
+
+    /// Whether state `s` lets a newcomer take `n` permits.
+    #[inline]
+    fn can_take(&self, s: usize, n: usize) -> bool {
+        s >> SHIFT >= n && !(self.fifo && s & PARKED != 0)
+    }
+
+    /// The fast path: one CAS.
+    #[inline]
+    fn try_take_once(&self, n: usize) -> bool {
+        let s = self.state.load(Relaxed);
+        // Acquire: pairs with the Release CAS in `release`/`add_to_count`
+        // that added these permits.
+        self.can_take(s, n)
+            && self
+                .state
+                .compare_exchange(s, s - (n << SHIFT), Acquire, Relaxed)
+                .is_ok()
+    }
+
+    /// Takes `n` permits while a newcomer may; retries lost races.
+    fn try_take(&self, n: usize) -> bool {
+        let mut s = self.state.load(Relaxed);
+        while self.can_take(s, n) {
+            // Acquire: pairs with the Release CAS that added these permits.
+            match self
+                .state
+                .compare_exchange_weak(s, s - (n << SHIFT), Acquire, Relaxed)
+            {
+                Ok(_) => return true,
+                Err(actual) => s = actual,
+            }
+        }
+        false
+    }
+
+    #[cold]
+    fn acquire_slow(&self, n: usize, deadline: Option<Instant>) -> bool {
+        let mut backoff = Backoff::new();
+        for _ in 0..SPIN_TRIES {
+            if self.try_take(n) {
+                return true;
+            }
+            // Spinning is pointless behind a queue in FIFO mode (releases go
+            // to the queue); in the default mode they may still feed the
+            // count.
+            if self.fifo && self.state.load(Relaxed) & PARKED != 0 {
+                break;
+            }
+            backoff.spin();
+        }
+        let waiter = Waiter::new(n, self.now());
+        if self.enqueue(&waiter) {
+            return true;
+        }
+        // Linked and PARKED set, not yet parked: the lost-wake-up window.
+        crate::hooks::stall_point!("semaphore.acquire.before_park");
+        self.wait(&waiter, deadline)
+    }
+
+    /// Under the list lock, either takes the permits (returns `true`) or
+    /// links `waiter` and makes sure `PARKED` is set — one step, so a release
+    /// either came before it (its permits are seen here) or sees `PARKED`
+    /// and takes the lock (and so finds the waiter).
+    fn enqueue(&self, waiter: &Waiter) -> bool {
+        let n = waiter.wanted;
+        let mut list = self.list.lock();
+        let mut s = self.state.load(Relaxed);
+        loop {
+            if self.can_take(s, n) {
+                // Acquire: pairs with the Release CAS that added the permits.
+                match self
+                    .state
+                    .compare_exchange_weak(s, s - (n << SHIFT), Acquire, Relaxed)
+                {
+                    Ok(_) => return true,
+                    Err(actual) => s = actual,
+                }
+            } else if s & PARKED != 0 {
+                break;
+            } else {
+                // Relaxed: the bit only sends releasers to the list lock; a
+                // failure means the count moved: look again.
+                match self
+                    .state
+                    .compare_exchange_weak(s, s | PARKED, Relaxed, Relaxed)
+                {
+                    Ok(_) => break,
+                    Err(actual) => s = actual,
+                }
+            }
+        }
+        // SAFETY: (1) `waiter` lives on our stack and `wait` returns only
+        // once it is unlinked; (2) we hold this semaphore's list lock.
+        unsafe { list.push_back(waiter) };
+        false
+    }
+
+    /// Parks until `waiter` holds its permits (`true`) or the deadline
+    /// passes and it has left the queue (`false`).
+    fn wait(&self, waiter: &Waiter, deadline: Option<Instant>) -> bool {
+        loop {
+            // Acquire: pairs with the Release store of GRANTED in `hand_off`.
+            if waiter.state.load(Acquire) == GRANTED {
+                return true;
+            }
+            match deadline {
+                None => thread::park(),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        // Timed out but still linked: a release may grant it.
+                        crate::hooks::stall_point!("semaphore.timeout.before_cancel");
+                        return self.cancel(waiter);
+                    }
+                    thread::park_timeout(deadline.duration_since(now));
+                }
+            }
+            // Acquire: as above.
+            if waiter.state.load(Acquire) == GRANTED || self.compete(waiter) {
+                return true;
+            }
+        }
+    }
+
+    /// After a wake-up: if `waiter` is the head, try to take what it still
+    /// needs from the count. A head that loses stays first.
+    fn compete(&self, waiter: &Waiter) -> bool {
+        let w: *const Waiter = waiter;
+        let mut wake = Wake::default();
+        let mut list = self.list.lock();
+        // Acquire: pairs with the Release store of GRANTED (also ordered by
+        // the list lock, under which it was made).
+        if waiter.state.load(Acquire) == GRANTED {
+            return true;
+        }
+        if list.head != w {
+            return false;
+        }
+        // SAFETY: `waiter` is live (ours) and linked; list lock held.
+        let need = unsafe { Waiter::need(w) };
+        if !self.take_exact(need) {
+            // SAFETY: as above.
+            unsafe { Waiter::with_links(w, |l| l.notified = false) };
+            return false;
+        }
+        // SAFETY: (1) `w` is linked in `list` (not granted, so not unlinked
+        // by a releaser; only we unlink ourselves); (2) lock held.
+        unsafe { list.remove(w) };
+        self.after_head_unlinked(&list, &mut wake);
+        drop(list);
+        wake.flush();
+        true
+    }
+
+    /// Timeout: leave the queue, returning permits handed to us so far.
+    fn cancel(&self, waiter: &Waiter) -> bool {
+        let w: *const Waiter = waiter;
+        let mut wake = Wake::default();
+        let mut list = self.list.lock();
+        // Acquire: pairs with the Release store of GRANTED.
+        if waiter.state.load(Acquire) == GRANTED {
+            // Granted in full before we noticed the deadline: keep them.
+            return true;
+        }
+        let was_head = list.head == w;
+        // SAFETY: ours, live, linked (not granted); lock held.
+        let got = unsafe { Waiter::with_links(w, |l| l.got) };
+        // SAFETY: (1) linked in `list`, as above; (2) lock held.
+        unsafe { list.remove(w) };
+        if was_head {
+            self.after_head_unlinked(&list, &mut wake);
+        }
+        drop(list);
+        wake.flush();
+        if got > 0 {
+            self.release(got);
+        }
+        false
+    }
+
+    /// The head changed: clear `PARKED` if the list emptied, else wake the
+    /// new head if the count already covers it (a wake-up the old head may
+    /// have consumed).
+    fn after_head_unlinked(&self, list: &WaitList, wake: &mut Wake) {
+        let head = list.head;
+        if head.is_null() {
+            // Relaxed: see the orderings table; we hold the list lock.
+            self.state.fetch_and(!PARKED, Relaxed);
+            return;
+        }
+        // SAFETY: linked waiters are live; lock held (`list` borrows it).
+        let need = unsafe { Waiter::need(head) };
+        if self.available_permits() >= need {
+            self.notify(head, wake);
+        }
+    }
+
+    /// Marks `head` notified and queues an unpark, unless already notified.
+    fn notify(&self, head: *const Waiter, wake: &mut Wake) {
+        // SAFETY: the callers pass the live head and hold the list lock.
+        let first =
+            unsafe { Waiter::with_links(head, |l| !core::mem::replace(&mut l.notified, true)) };
+        if first {
+            // SAFETY: as above; the clone happens while it is linked.
+            wake.push(unsafe { (*head).thread.clone() });
+        }
+    }
+
+    /// Takes exactly `n` from the count if it holds that many (`AcqRel`
+    /// because a hand-off passes them on).
+    fn take_exact(&self, n: usize) -> bool {
+        self.state
+            .fetch_update(AcqRel, Relaxed, |s| {
+                (s >> SHIFT >= n).then(|| s - (n << SHIFT))
+            })
+            .is_ok()
+    }
+
+    /// Takes up to `n` from the count; returns how many.
+    fn take_up_to(&self, n: usize) -> usize {
+        // AcqRel: Acquire pairs with the Release that added them; the
+        // permits are passed on by the Release store of GRANTED.
+        match self.state.fetch_update(AcqRel, Acquire, |s| {
+            let k = (s >> SHIFT).min(n);
+            (k > 0).then(|| s - (k << SHIFT))
+        }) {
+            Ok(s) => (s >> SHIFT).min(n),
+            Err(_) => 0,
+        }
+    }
+
+    /// Adds `n` to the count, keeping the `PARKED` bit.
+    fn add_to_count(&self, n: usize) {
+        let add = |s: usize| {
+            let c = (s >> SHIFT) + n; // ≤ 2 × COUNT_LIMIT < usize::MAX: no wrap
+            if c > COUNT_LIMIT {
+                count_overflow(s >> SHIFT, n);
+            }
+            Some(c << SHIFT | (s & PARKED))
+        };
+        // Release: pairs with the Acquire CAS of whoever takes the permits.
+        let _ = self.state.fetch_update(Release, Relaxed, add);
+    }
+
+    /// Returns `n` permits: to the count when nobody is queued (one CAS),
+    /// else through the queue.
+    #[inline]
+    fn release(&self, n: usize) {
+        let mut s = self.state.load(Relaxed);
+        while s & PARKED == 0 {
+            let c = (s >> SHIFT) + n;
+            if c > COUNT_LIMIT {
+                count_overflow(s >> SHIFT, n);
+            }
+            // Release: pairs with the Acquire CAS of whoever takes them.
+            match self
+                .state
+                .compare_exchange_weak(s, c << SHIFT, Release, Relaxed)
+            {
+                Ok(_) => return,
+                Err(actual) => s = actual,
+            }
+        }
+        self.release_slow(n);
+    }
+
+    #[cold]
+    fn release_slow(&self, mut n: usize) {
+        // Read the clock outside the lock (an injected clock is test code).
+        let now = if self.fifo {
+            Duration::ZERO
+        } else {
+            self.now()
+        };
+        let mut wake = Wake::default();
+        let mut list = self.list.lock();
+        while n > 0 {
+            let head = list.head;
+            if head.is_null() {
+                // `PARKED` is clear now (list empty, lock held).
+                self.add_to_count(n);
+                break;
+            }
+            // SAFETY: linked waiters are live; lock held.
+            let since = unsafe { (*head).since };
+            if self.fifo || now.saturating_sub(since) >= FAIRNESS_BOUND {
+                // SAFETY: `head` is linked in `list`, whose lock we hold.
+                n = unsafe { self.hand_off(&mut list, head, n, &mut wake) };
+            } else {
+                self.add_to_count(n);
+                self.notify(head, &mut wake);
+                break;
+            }
+        }
+        drop(list);
+        wake.flush();
+    }
+
+    /// Gives the head up to `n` permits, topping up from the count; grants
+    /// and unlinks it once covered. Returns the permits left over.
+    ///
+    /// # Safety
+    ///
+    /// 1. `head` is the head of `list`, which is this semaphore's list
+    ///    (held through `&mut`).
+    unsafe fn hand_off(
+        &self,
+        list: &mut WaitList,
+        head: *const Waiter,
+        n: usize,
+        wake: &mut Wake,
+    ) -> usize {
+        // SAFETY: (1) the head is linked, so live; lock held.
+        let need = unsafe { Waiter::need(head) };
+        let give = n.min(need);
+        let top_up = if give < need {
+            self.take_up_to(need - give)
+        } else {
+            0
+        };
+        // SAFETY: as above.
+        let covered = unsafe {
+            Waiter::with_links(head, |l| {
+                l.got += give + top_up;
+                l.got
+            })
+        };
+        // SAFETY: as above (`wanted` is immutable).
+        if covered == unsafe { (*head).wanted } {
+            // SAFETY: (1) linked in `list`; lock held.
+            unsafe { list.remove(head) };
+            self.after_head_unlinked(list, wake);
+            // Clone first: the GRANTED store below is our last touch.
+            // SAFETY: still live: its thread waits for GRANTED or the lock.
+            wake.push(unsafe { (*head).thread.clone() });
+            // Release: pairs with the waiter's Acquire load in `wait`. After
+            // this store the waiter may return and its record vanish.
+            // SAFETY: as above; nothing touches `head` after this line.
+            unsafe { (*head).state.store(GRANTED, Release) };
+        }
+        n - give
+    }
+}
+
+#[cold]
+#[track_caller]
+fn too_many(what: &str, n: usize) -> ! {
+    panic!(
+        "{what}: {n} permits exceeds Semaphore::MAX_PERMITS ({})",
+        Semaphore::MAX_PERMITS
+    )
+}
+
+#[cold]
+#[track_caller]
+fn add_overflow(avail: usize, n: usize) -> ! {
+    panic!(
+        "Semaphore::add_permits: adding {n} to {avail} available permits exceeds Semaphore::MAX_PERMITS ({})",
+        Semaphore::MAX_PERMITS
+    )
+}
+
+#[cold]
+fn count_overflow(avail: usize, n: usize) -> ! {
+    panic!("Semaphore: returning {n} permits to {avail} available overflows the permit count ({COUNT_LIMIT})")
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.state.load(Relaxed);
+        f.debug_struct("Semaphore")
+            .field("available_permits", &(s >> SHIFT))
+            .field("waiters_queued", &(s & PARKED != 0))
+            .field("fifo", &self.fifo)
+            .finish()
+    }
+}
+
+/// Permits taken from a [`Semaphore`]; dropping it releases them.
+///
+/// # Examples
+///
+/// ```
+/// let sem = cds::Semaphore::new(2);
+/// let p = sem.acquire_many(2);
+/// assert_eq!(p.num_permits(), 2);
+/// drop(p);
+/// assert_eq!(sem.available_permits(), 2);
+/// ```
+///
+/// A permit cannot outlive its semaphore:
+///
+/// ```compile_fail
+/// let permit = {
+///     let sem = cds::Semaphore::new(1);
+///     sem.acquire() // `sem` does not live long enough
+/// };
+/// ```
+#[must_use = "dropping a Permit releases it at once"]
+pub struct Permit<'a> {
+    sem: &'a Semaphore,
+    n: usize,
+}
+
+impl Permit<'_> {
+    /// How many permits this holds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = cds::Semaphore::new(1);
+    /// assert_eq!(sem.acquire().num_permits(), 1);
+    /// ```
+    pub fn num_permits(&self) -> usize {
+        self.n
+    }
+
+    /// Consumes the permit without releasing it: the semaphore has that
+    /// many fewer permits from now on (undo with
+    /// [`Semaphore::add_permits`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = cds::Semaphore::new(2);
+    /// sem.acquire().forget();
+    /// assert_eq!(sem.available_permits(), 1);
+    /// ```
+    pub fn forget(mut self) {
+        self.n = 0;
+    }
+}
+
+impl Drop for Permit<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.n > 0 {
+            self.sem.release(self.n);
+        }
+    }
+}
+
+impl fmt::Debug for Permit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit")
+            .field("num_permits", &self.n)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    fn wait_queued(sem: &Semaphore, n: usize) {
+        while sem.queued_waiters_for_tests() < n {
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn fast_path_accounting() {
+        let sem = Semaphore::new(3);
+        let a = sem.acquire();
+        let b = sem.try_acquire_many(2).unwrap();
+        assert!(sem.try_acquire().is_none());
+        assert_eq!(sem.available_permits(), 0);
+        drop(a);
+        assert_eq!(sem.available_permits(), 1);
+        b.forget();
+        assert_eq!(sem.available_permits(), 1);
+        assert_eq!(sem.acquire_many(0).num_permits(), 0);
+    }
+
+    #[test]
+    fn waiter_is_woken_by_release() {
+        for fifo in [false, true] {
+            let sem = if fifo {
+                Semaphore::new_fifo(0)
+            } else {
+                Semaphore::new(0)
+            };
+            std::thread::scope(|s| {
+                let h = s.spawn(|| sem.acquire().forget());
+                wait_queued(&sem, 1);
+                assert_ne!(sem.state.load(SeqCst) & PARKED, 0);
+                sem.add_permits(1);
+                h.join().unwrap();
+            });
+            assert_eq!(sem.state.load(SeqCst), 0, "no permits, PARKED cleared");
+        }
+    }
+
+    #[test]
+    fn timeout_leaves_queue_clean() {
+        let sem = Semaphore::new(0);
+        assert!(sem.acquire_timeout(Duration::from_millis(1)).is_none());
+        assert_eq!(sem.queued_waiters_for_tests(), 0);
+        assert_eq!(sem.state.load(SeqCst), 0);
+    }
+
+    #[test]
+    fn counter_never_exceeds_permits() {
+        let permits = 2;
+        let sem = Semaphore::new(permits);
+        let inside = AtomicUsize::new(0);
+        let per = if cfg!(miri) { 20 } else { 2_000 };
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..per {
+                        let _p = sem.acquire();
+                        assert!(inside.fetch_add(1, SeqCst) < permits);
+                        inside.fetch_sub(1, SeqCst);
+                    }
+                });
+            }
+        });
+        assert_eq!(sem.available_permits(), permits);
+    }
+
+    /// Plain (non-atomic) data passed from releaser to acquirer; miri
+    /// reports a data race if an acquire does not synchronize-with the
+    /// release that fed it (count path, hand-off path, fast path).
+    #[test]
+    fn acquire_synchronizes_with_release() {
+        struct Shared(std::cell::UnsafeCell<usize>);
+        // SAFETY: test-only; accesses are ordered by the semaphores under test.
+        unsafe impl Sync for Shared {}
+        impl Shared {
+            fn ptr(&self) -> *mut usize {
+                self.0.get()
+            }
+        }
+        let rounds = if cfg!(miri) { 30 } else { 2_000 };
+        for fifo in [false, true] {
+            let make = |n| if fifo { Semaphore::new_fifo(n) } else { Semaphore::new(n) };
+            let (to_b, to_a) = (make(0), make(0));
+            let data = Shared(std::cell::UnsafeCell::new(0));
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    for i in 0..rounds {
+                        to_b.acquire().forget();
+                        // SAFETY: A wrote before its release that fed this acquire.
+                        let v = unsafe { *data.ptr() };
+                        assert_eq!(v, 2 * i + 1);
+                        // SAFETY: A reads only after acquiring from our release.
+                        unsafe { *data.ptr() = v + 1 };
+                        to_a.add_permits(1);
+                    }
+                });
+                for i in 0..rounds {
+                    // SAFETY: B wrote before the release that fed our acquire
+                    // (or nothing happened yet, i == 0).
+                    unsafe { *data.ptr() = 2 * i + 1 };
+                    to_b.add_permits(1);
+                    to_a.acquire().forget();
+                    // SAFETY: as above.
+                    assert_eq!(unsafe { *data.ptr() }, 2 * i + 2);
+                }
+            });
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "exceeds Semaphore::MAX_PERMITS")]
+    fn new_beyond_max_panics() {
+        let _ = Semaphore::new(Semaphore::MAX_PERMITS + 1);
+    }
+}

@@ -1,0 +1,168 @@
+//! A small linearizability checker for recorded histories (Wing & Gong,
+//! JPDC 1993, with Lowe's memoization of visited `(linearized set, state)`
+//! pairs), generic over a sequential specification so every structure can
+//! reuse it.
+//!
+//! Time is a logical clock: one atomic counter, read (`fetch_add`) when an
+//! operation is called and again when it returns. If `a.ret < b.call`, `a`
+//! really finished before `b` started, so a linearization must order `a`
+//! first; operations whose `[call, ret]` intervals intersect may go either
+//! way. The search tries, at each step, every pending operation that no
+//! other pending operation precedes, applies it to the specification and
+//! recurses while the return values match.
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+
+/// A sequential specification: the state of the abstract object.
+pub trait Spec: Clone + Hash + Eq {
+    /// An operation with its arguments.
+    type Op: Clone + Debug;
+    /// What an operation returns.
+    type Ret: Clone + Debug + PartialEq;
+    /// Applies `op` to the state and returns its result.
+    fn apply(&mut self, op: &Self::Op) -> Self::Ret;
+}
+
+/// One completed operation of a history.
+#[derive(Clone, Debug)]
+pub struct Event<O, R> {
+    pub thread: usize,
+    pub call: u64,
+    pub ret: u64,
+    pub op: O,
+    pub result: R,
+}
+
+/// The logical clock shared by the threads of one history.
+#[derive(Debug, Default)]
+pub struct Clock(AtomicU64);
+
+impl Clock {
+    /// Runs `f` between two clock ticks and records it.
+    pub fn record<O, R>(&self, thread: usize, op: O, f: impl FnOnce() -> R) -> Event<O, R> {
+        let call = self.0.fetch_add(1, SeqCst);
+        let result = f();
+        let ret = self.0.fetch_add(1, SeqCst);
+        Event { thread, call, ret, op, result }
+    }
+}
+
+/// A reusable spin barrier: the `r`-th call of `wait` (counting from 0) on
+/// each of the `n` threads returns once all `n` threads made their `r`-th
+/// call, all at about the same moment (spinning, so no wake-up skew).
+#[derive(Debug)]
+pub struct SpinBarrier {
+    n: usize,
+    arrived: AtomicUsize,
+}
+
+impl SpinBarrier {
+    pub fn new(n: usize) -> Self {
+        SpinBarrier { n, arrived: AtomicUsize::new(0) }
+    }
+
+    /// Round `round` of this thread (0, 1, 2, ... in order). Pure spinning:
+    /// a thread that yielded here would leave the others to run alone.
+    pub fn wait(&self, round: usize) {
+        self.arrived.fetch_add(1, SeqCst);
+        while self.arrived.load(SeqCst) < self.n * (round + 1) {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// True if two operations of different threads overlap in time.
+pub fn has_overlap<O, R>(history: &[Event<O, R>]) -> bool {
+    history.iter().any(|a| {
+        history
+            .iter()
+            .any(|b| a.thread != b.thread && a.call < b.ret && b.call < a.ret)
+    })
+}
+
+/// True if `history` (at most 64 operations) is linearizable with respect
+/// to the specification starting in state `init`.
+///
+/// # Panics
+///
+/// If the history has more than 64 operations.
+pub fn is_linearizable<S: Spec>(init: &S, history: &[Event<S::Op, S::Ret>]) -> bool {
+    assert!(history.len() <= 64, "histories are limited to 64 operations");
+    let mut visited = HashSet::new();
+    search(init, history, 0, &mut visited)
+}
+
+fn search<S: Spec>(
+    state: &S,
+    history: &[Event<S::Op, S::Ret>],
+    done: u64,
+    visited: &mut HashSet<(u64, S)>,
+) -> bool {
+    let n = history.len();
+    if done.count_ones() as usize == n {
+        return true;
+    }
+    if !visited.insert((done, state.clone())) {
+        return false; // explored from here already, without success
+    }
+    let pending = || (0..n).filter(move |&i| done & (1 << i) == 0);
+    // An operation may go next iff it was called before every pending
+    // operation returned.
+    let first_ret = pending().map(|i| history[i].ret).min().unwrap_or(u64::MAX);
+    for i in pending().filter(|&i| history[i].call < first_ret) {
+        let mut next = state.clone();
+        if next.apply(&history[i].op) == history[i].result
+            && search(&next, history, done | 1 << i, visited)
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// Stack and queue operations (shared by both specifications).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PushPop {
+    Push(u32),
+    Pop,
+}
+
+/// The sequential stack.
+#[derive(Clone, Debug, Default, Hash, PartialEq, Eq)]
+pub struct StackSpec(pub Vec<u32>);
+
+impl Spec for StackSpec {
+    type Op = PushPop;
+    type Ret = Option<u32>;
+    fn apply(&mut self, op: &PushPop) -> Option<u32> {
+        match *op {
+            PushPop::Push(v) => {
+                self.0.push(v);
+                None
+            }
+            PushPop::Pop => self.0.pop(),
+        }
+    }
+}
+
+/// The sequential FIFO queue.
+#[derive(Clone, Debug, Default, Hash, PartialEq, Eq)]
+pub struct QueueSpec(pub std::collections::VecDeque<u32>);
+
+impl Spec for QueueSpec {
+    type Op = PushPop;
+    type Ret = Option<u32>;
+    fn apply(&mut self, op: &PushPop) -> Option<u32> {
+        match *op {
+            PushPop::Push(v) => {
+                self.0.push_back(v);
+                None
+            }
+            PushPop::Pop => self.0.pop_front(),
+        }
+    }
+}
