@@ -17,9 +17,9 @@
 
 #[cfg_attr(not(cds_hooks), doc(hidden))]
 pub mod hooks;
-pub(crate) mod primitive;
 #[cfg(target_pointer_width = "64")]
 pub mod map;
+pub(crate) mod primitive;
 pub mod queue;
 pub mod reclaim;
 pub mod stack;

@@ -7,6 +7,7 @@
 //!
 //! Its own binary: a private domain, but a million retires deserve their
 //! own process.
+#![cfg(not(loom))] // std atomics and threads; loom models live in loom-tests/
 
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;

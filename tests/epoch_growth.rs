@@ -6,6 +6,7 @@
 //!
 //! Its own binary: a pin held this long stalls the process-wide collector
 //! for every test beside it.
+#![cfg(not(loom))] // std atomics and threads; loom models live in loom-tests/
 
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;

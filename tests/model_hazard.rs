@@ -1,4 +1,5 @@
 //! Quickcheck driver for the hazard-domain model (`tests/model/hazard.rs`).
+#![cfg(not(loom))] // std atomics and threads; loom models live in loom-tests/
 
 #[path = "model/hazard.rs"]
 mod model;

@@ -5,6 +5,7 @@
 //!
 //! Counts come from test-local drop counters, never from `stats()` deltas of
 //! a shared collector (other tests in this binary run in parallel).
+#![cfg(not(loom))] // std atomics and threads; loom models live in loom-tests/
 
 use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
@@ -281,4 +282,50 @@ fn thread_exit_releases_hazard_records() {
         });
     }
     assert!(private.record_count() <= 4);
+}
+
+#[test]
+fn guards_in_thread_local_destructors_do_not_panic() {
+    struct UsesHazardAtExit(Arc<AtomicUsize>);
+    impl Drop for UsesHazardAtExit {
+        fn drop(&mut self) {
+            // Runs while this thread's thread-locals are being destroyed,
+            // before or after the hazard record cache's own destructor.
+            let h = Hazard::global();
+            let mut outer = h.guard();
+            let mut inner = h.guard();
+            let mut x = 1u64;
+            assert!(outer.protect_with(0, &mut x as *mut u64, || true));
+            assert!(inner.protect_with(1, &mut x as *mut u64, || true));
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+    thread_local! {
+        static AT_EXIT: std::cell::RefCell<Option<UsesHazardAtExit>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let ran = Arc::new(AtomicUsize::new(0));
+    let before = Hazard::global().record_count();
+    for _ in 0..if cfg!(miri) { 2 } else { 20 } {
+        let ran = ran.clone();
+        std::thread::spawn(move || {
+            drop(Hazard::global().guard()); // caches a record first
+            AT_EXIT.with(|slot| *slot.borrow_mut() = Some(UsesHazardAtExit(ran)));
+        })
+        .join()
+        .expect("no panic at thread exit");
+    }
+    assert_eq!(ran.load(SeqCst), if cfg!(miri) { 2 } else { 20 });
+    // Records used at exit were released, not leaked per thread.
+    assert!(Hazard::global().record_count() - before <= 40);
+}
+
+#[test]
+fn hazard_handles_are_send_sync() {
+    fn assert_send_sync<T: Send + Sync + Clone + Default + std::fmt::Debug>() {}
+    assert_send_sync::<Hazard>();
+    let h = Hazard::new();
+    let h2 = h.clone();
+    std::thread::spawn(move || drop(h2.guard())).join().unwrap();
+    assert_eq!(h.record_count(), 1);
 }

@@ -24,6 +24,11 @@ pub(crate) struct Record {
     pub(crate) slots: [AtomicPtr<()>; MAX_SLOTS],
     /// Owned by a guard or a thread cache.
     active: AtomicBool,
+    /// Global domain only: the owning thread's cached record is in use by a
+    /// guard. Only the owning thread reads or writes it (guards are
+    /// `!Send`), hence Relaxed. No thread cache under loom.
+    #[cfg(not(loom))]
+    busy: AtomicBool,
     /// Which retired-list shard the owner retires into.
     pub(crate) shard: usize,
     /// The next (older) record on the list.
@@ -40,14 +45,33 @@ unsafe impl Send for Record {}
 unsafe impl Sync for Record {}
 
 impl Record {
-    /// Clears every slot. Release: pairs with the Acquire loads in
-    /// [`RecordList::snapshot`]; the owner's reads of formerly protected
-    /// nodes happen-before a reclaimer that sees the slot empty frees them.
+    /// Clears the slots whose bit is set in `used`. Release: pairs with the
+    /// Acquire loads in [`RecordList::snapshot`]; the owner's reads of
+    /// formerly protected nodes happen-before a reclaimer that sees the slot
+    /// empty frees them.
     #[inline]
-    pub(crate) fn clear(&self) {
-        for slot in &self.slots {
-            slot.store(ptr::null_mut(), Release);
+    pub(crate) fn clear_used(&self, mut used: u8) {
+        while used != 0 {
+            let i = used.trailing_zeros() as usize;
+            used &= used - 1;
+            self.slots[i].store(ptr::null_mut(), Release);
         }
+    }
+
+    /// Whether a guard uses this (cached) record.
+    #[cfg(not(loom))]
+    #[inline]
+    pub(crate) fn is_busy(&self) -> bool {
+        // Relaxed: only the owning thread accesses `busy`.
+        self.busy.load(Relaxed)
+    }
+
+    /// Marks this (cached) record used by a guard or idle.
+    #[cfg(not(loom))]
+    #[inline]
+    pub(crate) fn set_busy(&self, busy: bool) {
+        // Relaxed: only the owning thread accesses `busy`.
+        self.busy.store(busy, Relaxed);
     }
 
     /// Gives the record back to its list (slots must already be clear).
@@ -127,6 +151,8 @@ impl RecordList {
         let fresh = Box::into_raw(Box::new(CachePadded::new(Record {
             slots: core::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             active: AtomicBool::new(true),
+            #[cfg(not(loom))]
+            busy: AtomicBool::new(false),
             shard: index % shards,
             next: head,
             domain,
