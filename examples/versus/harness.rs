@@ -104,38 +104,42 @@ impl<'a> Candidate<'a> {
 }
 
 /// Runs `f(thread_index)` on `threads` fresh threads released together;
-/// returns the time from release to the last thread's finish.
+/// returns the time from the first thread's start to the last thread's
+/// finish.
+///
+/// The measuring thread takes no CPU while the workload runs: it blocks in
+/// `join` (a spinning or yielding coordinator would steal one of the two
+/// cores from the workers). Each worker reads the clock itself right after
+/// the release and right after its last operation.
 pub fn run_parallel<F: Fn(usize) + Sync>(threads: usize, f: F) -> Duration {
     let ready = AtomicUsize::new(0);
     let go = AtomicBool::new(false);
-    let done = AtomicUsize::new(0);
-    let mut start = Instant::now();
-    let mut end = start;
-    std::thread::scope(|s| {
-        for t in 0..threads {
-            let (ready, go, done, f) = (&ready, &go, &done, &f);
-            s.spawn(move || {
-                ready.fetch_add(1, AcqRel);
-                while !go.load(Acquire) {
-                    std::hint::spin_loop();
-                    if threads > cores() {
-                        std::thread::yield_now();
+    let spans: Vec<(Instant, Instant)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (ready, go, f) = (&ready, &go, &f);
+                s.spawn(move || {
+                    // The last thread to arrive releases everyone: no
+                    // coordinator needs a core.
+                    if ready.fetch_add(1, AcqRel) + 1 == threads {
+                        go.store(true, Release);
                     }
-                }
-                f(t);
-                done.fetch_add(1, AcqRel);
-            });
-        }
-        while ready.load(Acquire) < threads {
-            std::thread::yield_now();
-        }
-        start = Instant::now();
-        go.store(true, Release);
-        while done.load(Acquire) < threads {
-            std::thread::yield_now();
-        }
-        end = Instant::now();
+                    while !go.load(Acquire) {
+                        std::hint::spin_loop();
+                        if threads > cores() {
+                            std::thread::yield_now();
+                        }
+                    }
+                    let start = Instant::now();
+                    f(t);
+                    (start, Instant::now())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
+    let start = spans.iter().map(|s| s.0).min().unwrap();
+    let end = spans.iter().map(|s| s.1).max().unwrap();
     end - start
 }
 
