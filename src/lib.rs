@@ -33,3 +33,8 @@ pub use sync::semaphore::{Permit, Semaphore};
 #[cfg(all(feature = "lock_api", not(loom)))]
 pub use sync::spin::{LockApiMutex, LockApiMutexGuard, RawSpinMutex};
 pub use sync::spin::{SpinMutex, SpinMutexGuard};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
