@@ -22,6 +22,7 @@ pub mod map;
 pub(crate) mod primitive;
 pub mod queue;
 pub mod reclaim;
+pub(crate) mod recycle;
 pub mod stack;
 pub mod sync;
 

@@ -68,6 +68,7 @@ use crate::primitive::sync::atomic::AtomicPtr;
 use crate::primitive::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use crate::primitive::Backoff;
 use crate::reclaim::{Epoch, Guard, Reclaim};
+use crate::recycle;
 
 /// A queue node.
 ///
@@ -82,10 +83,10 @@ struct Node<T> {
 
 impl<T> Node<T> {
     fn alloc(value: MaybeUninit<T>) -> *mut Node<T> {
-        Box::into_raw(Box::new(Node {
+        recycle::alloc_boxed(Node {
             value: UnsafeCell::new(value),
             next: AtomicPtr::new(ptr::null_mut()),
-        }))
+        })
     }
 }
 
@@ -93,12 +94,14 @@ impl<T> Node<T> {
 ///
 /// # Safety
 ///
-/// 1. `p` came from `Box::into_raw(Box<Node<T>>)` and is freed only here,
-///    once.
+/// 1. `p` came from `Node::alloc` (`recycle::alloc_boxed::<Node<T>>`) and
+///    is freed only here, once.
 unsafe fn free_node<T>(p: *mut ()) {
-    // SAFETY: precondition 1. `MaybeUninit<T>` has no drop glue, so this
-    // deallocates the node and touches no `T` (hence no `T: 'static`).
-    drop(unsafe { Box::from_raw(p.cast::<Node<T>>()) });
+    // SAFETY: precondition 1. `release` drops nothing (and `MaybeUninit<T>`
+    // has no drop glue), so no `T` is touched (hence no `T: 'static`); the
+    // block goes to this thread's node cache (DESIGN §4) or back to the
+    // allocator.
+    unsafe { recycle::release(p.cast::<Node<T>>()) };
 }
 
 /// A lock-free FIFO queue (Michael–Scott), generic over the

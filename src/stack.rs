@@ -50,6 +50,7 @@ use crate::primitive::sync::atomic::AtomicPtr;
 use crate::primitive::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use crate::primitive::Backoff;
 use crate::reclaim::{Epoch, Guard, Reclaim};
+use crate::recycle;
 
 /// A stack node.
 ///
@@ -65,12 +66,13 @@ struct Node<T> {
 ///
 /// # Safety
 ///
-/// 1. `p` came from `Box::into_raw(Box<Node<T>>)` and is freed only here,
-///    once; its value was moved out (or never needs dropping).
+/// 1. `p` came from `recycle::alloc_boxed::<Node<T>>` and is freed only
+///    here, once; its value was moved out (or never needs dropping).
 unsafe fn free_node<T>(p: *mut ()) {
-    // SAFETY: precondition 1. `ManuallyDrop<T>` has no drop glue, so this
-    // deallocates the node and touches no `T` (hence no `T: 'static`).
-    drop(unsafe { Box::from_raw(p.cast::<Node<T>>()) });
+    // SAFETY: precondition 1. `release` drops nothing, so no `T` is
+    // touched (hence no `T: 'static`); the block goes to this thread's
+    // node cache (DESIGN §4) or back to the allocator.
+    unsafe { recycle::release(p.cast::<Node<T>>()) };
 }
 
 /// A lock-free LIFO stack (Treiber), generic over the memory-reclamation
@@ -183,10 +185,10 @@ impl<T, R: Reclaim> TreiberStack<T, R> {
     /// ```
     #[inline]
     pub fn push(&self, value: T) {
-        let node = Box::into_raw(Box::new(Node {
+        let node = recycle::alloc_boxed(Node {
             value: UnsafeCell::new(ManuallyDrop::new(value)),
             next: ptr::null_mut(),
-        }));
+        });
         // Relaxed: the head is only compared, never dereferenced, here.
         let mut head = self.head.load(Relaxed);
         let mut backoff = Backoff::new();
@@ -326,7 +328,9 @@ impl<T, R: Reclaim> TreiberStack<T, R> {
         }
         // SAFETY: `head` is a linked node (type invariant) and `&mut self`
         // gives exclusive access; it is unlinked here and freed once below.
-        let node = unsafe { Box::from_raw(head) };
+        let node = unsafe { head.read() };
+        // SAFETY: the node's contents were moved out just above; freed once.
+        unsafe { recycle::release(head) };
         self.head.store(node.next, Relaxed);
         Some(ManuallyDrop::into_inner(node.value.into_inner()))
     }

@@ -20,6 +20,9 @@ pub struct Opts {
     pub quick: bool,
     pub group: Option<String>,
     pub reps: usize,
+    /// `--threads 1,2,4,8,16`: overrides the default thread counts (used
+    /// for the scaling runs on larger machines).
+    pub threads: Option<Vec<usize>>,
 }
 
 impl Opts {
@@ -29,6 +32,7 @@ impl Opts {
             quick: false,
             group: None,
             reps: 5,
+            threads: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
@@ -37,6 +41,17 @@ impl Opts {
                 "--quick" => o.quick = true,
                 "--group" => o.group = args.next(),
                 "--reps" => o.reps = args.next().and_then(|r| r.parse().ok()).unwrap_or(5),
+                "--threads" => {
+                    let list: Vec<usize> = args
+                        .next()
+                        .unwrap_or_default()
+                        .split(',')
+                        .filter_map(|t| t.trim().parse().ok())
+                        .filter(|&t| t > 0)
+                        .collect();
+                    assert!(!list.is_empty(), "--threads wants a list such as 1,2,4");
+                    o.threads = Some(list);
+                }
                 // criterion/cargo pass `--bench`; ignore unknown flags.
                 _ => {}
             }
@@ -56,6 +71,9 @@ impl Opts {
     /// Thread counts of every multi-thread cell: 1, 2 and 2 × cores
     /// (the last one oversubscribed when it exceeds the core count).
     pub fn thread_counts(&self) -> Vec<usize> {
+        if let Some(t) = &self.threads {
+            return t.clone();
+        }
         let mut t = vec![1, 2, 2 * cores()];
         t.dedup();
         t
@@ -143,6 +161,22 @@ pub fn run_parallel<F: Fn(usize) + Sync>(threads: usize, f: F) -> Duration {
     end - start
 }
 
+/// Untimed, between two runs: reclaims the garbage a run left in the global
+/// epoch collector and the global hazard domain, so that the next candidate
+/// does not pay for it. (crossbeam-epoch collects at most 8 bags per step,
+/// from whichever thread pins next: without this, a candidate that runs
+/// after one leaving ~1M retired objects measures their frees.)
+pub fn settle() {
+    use cds::reclaim::{Epoch, Hazard, Reclaim};
+    for i in 0..1_000_000 {
+        crossbeam_epoch::pin().flush();
+        if i >= 16 && Epoch.stats().pending == 0 {
+            break;
+        }
+    }
+    Hazard::global().flush();
+}
+
 /// Fraction of CPU time idle over `window`, from /proc/stat (None if
 /// unreadable).
 pub fn idle_fraction(window: Duration) -> Option<f64> {
@@ -225,10 +259,12 @@ impl Report {
         // One untimed warm-up each.
         for c in cands.iter_mut() {
             let _ = (c.run)();
+            settle();
         }
         for _ in 0..reps {
             for (i, c) in cands.iter_mut().enumerate() {
                 samples[i].push((c.run)());
+                settle();
             }
         }
         let mut rows = Vec::new();

@@ -2,12 +2,18 @@
 //! peers users would otherwise pick, in one process, interleaved.
 //!
 //! Flags: `--json` (one JSON object per line), `--group NAME` (one group),
-//! `--quick` (every group well under ~15 s), `--reps N` (default 5).
+//! `--quick` (every group well under ~15 s), `--reps N` (default 5),
+//! `--threads 1,2,4` (thread counts; default 1, 2 and 2 × cores).
 
 mod harness;
 mod lock;
 mod map;
 mod queue;
+// The crate's per-thread block cache, compiled in for the direct
+// crossbeam-epoch Treiber peer (same allocation strategy as ours).
+#[allow(dead_code)]
+#[path = "../../src/recycle.rs"]
+mod recycle;
 mod semaphore;
 mod spsc;
 mod stack;

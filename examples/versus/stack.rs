@@ -3,8 +3,10 @@
 //! Peers: `std::sync::Mutex<Vec>`, `parking_lot::Mutex<Vec>`, and a plain
 //! Treiber stack written directly on crossbeam-epoch below
 //! (`crossbeam_epoch::Treiber(direct)`) with the same allocation strategy
-//! as ours (one boxed node per push, freed through the global collector):
-//! the difference to `cds::TreiberStack<Epoch>` is the cost of the seam.
+//! as ours (one node per push from the same per-thread block cache, the
+//! crate's own `src/recycle.rs` compiled into this binary, freed into it
+//! through the global collector): the difference to
+//! `cds::TreiberStack<Epoch>` is the cost of the seam.
 // The criterion benches include this file and use only part of it.
 #![allow(dead_code)]
 
@@ -56,14 +58,18 @@ impl Stack for parking_lot::Mutex<Vec<u64>> {
 }
 
 /// A Treiber stack written directly on crossbeam-epoch, as a user would
-/// without `cds`: one boxed node per push, `pop` pins and defers the
-/// node's destruction. `push` takes no pin, like ours (it never
-/// dereferences a shared node).
+/// without `cds`: one node per push, `pop` pins and defers the node's
+/// release. `push` takes no pin, like ours (it never dereferences a shared
+/// node). Nodes come from and go back to the same per-thread block cache
+/// as ours (`crate::recycle`, the crate's `src/recycle.rs`), so that the
+/// comparison measures the seam and not the allocation strategy.
 pub mod direct {
-    use crossbeam_epoch::{self as epoch, Atomic, Owned};
+    use crossbeam_epoch::{self as epoch, Atomic, Shared};
     use std::mem::ManuallyDrop;
     use std::ptr;
     use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+
+    use crate::recycle;
 
     pub struct Treiber<T> {
         head: Atomic<Node<T>>,
@@ -83,7 +89,7 @@ pub mod direct {
 
         #[inline]
         pub fn push(&self, t: T) {
-            let mut node = Owned::new(Node {
+            let node = recycle::alloc_boxed(Node {
                 data: ManuallyDrop::new(t),
                 next: Atomic::null(),
             });
@@ -91,16 +97,17 @@ pub mod direct {
             let guard = unsafe { epoch::unprotected() };
             let mut head = self.head.load(Relaxed, guard);
             loop {
-                node.next.store(head, Relaxed);
-                match self
-                    .head
-                    .compare_exchange_weak(head, node, Release, Relaxed, guard)
-                {
+                // SAFETY: `node` is ours until the CAS publishes it.
+                unsafe { (*node).next.store(head, Relaxed) };
+                match self.head.compare_exchange_weak(
+                    head,
+                    Shared::from(node as *const Node<T>),
+                    Release,
+                    Relaxed,
+                    guard,
+                ) {
                     Ok(_) => return,
-                    Err(e) => {
-                        head = e.current;
-                        node = e.new;
-                    }
+                    Err(e) => head = e.current,
                 }
             }
         }
@@ -118,10 +125,11 @@ pub mod direct {
                     .compare_exchange(head, next, Relaxed, Relaxed, &guard)
                     .is_ok()
                 {
+                    let p = head.as_raw() as *mut Node<T>;
                     // SAFETY: our CAS unlinked `head`: only we read its data,
-                    // and the deferred drop frees the node, not the data.
+                    // and the deferred release frees the block, not the data.
                     unsafe {
-                        guard.defer_destroy(head);
+                        guard.defer_unchecked(move || recycle::release(p));
                         return Some(ManuallyDrop::into_inner(ptr::read(&h.data)));
                     }
                 }

@@ -100,6 +100,7 @@ use crate::primitive::sync::atomic::{
 };
 use crate::primitive::Backoff;
 use crate::reclaim::Guard;
+use crate::recycle;
 
 /// Guard slot protecting the entry a probe found (and a `Ref` returns).
 pub(crate) const ENTRY_SLOT: usize = 0;
@@ -122,7 +123,7 @@ pub(crate) struct Entry<K, V> {
 }
 
 /// An entry allocated by an operation and not yet linked: owned through
-/// the raw pointer `Box::into_raw` returned (so the provenance exposed in
+/// the raw pointer `recycle::alloc_boxed` returned (so the provenance exposed in
 /// slot words allows reading and, later, freeing it). Freed on drop
 /// (unwinding from a user `Eq` included) unless [`Pending::link`]ed.
 pub(crate) struct Pending<K, V> {
@@ -137,8 +138,8 @@ impl<K, V> Pending<K, V> {
     /// If its address does not fit in a slot word (48 bits); the entry is
     /// freed first.
     pub(crate) fn new(hash: u64, key: K, value: V) -> Self {
-        let ptr = Box::into_raw(Box::new(Entry { hash, key, value }));
-        // SAFETY: `Box::into_raw` never returns null.
+        let ptr = recycle::alloc_boxed(Entry { hash, key, value });
+        // SAFETY: `alloc_boxed` never returns null.
         let ptr = unsafe { core::ptr::NonNull::new_unchecked(ptr) };
         let this = Pending { ptr };
         let _ = probe::tag(this.ptr.as_ptr(), 0, 0); // panics (after freeing) if too wide
@@ -163,8 +164,9 @@ impl<K, V> Pending<K, V> {
 
 impl<K, V> Drop for Pending<K, V> {
     fn drop(&mut self) {
-        // SAFETY: still owned (not linked): it came from `Box::into_raw`.
-        drop(unsafe { Box::from_raw(self.ptr.as_ptr()) });
+        // SAFETY: still owned (not linked), live, from `alloc_boxed`;
+        // dropped once (the block is given back even if `K`/`V` panic).
+        unsafe { recycle::drop_boxed(self.ptr.as_ptr()) };
     }
 }
 
@@ -178,10 +180,12 @@ pub(crate) fn entry_of<K, V>(word: *mut Entry<K, V>) -> *mut Entry<K, V> {
 ///
 /// # Safety
 ///
-/// 1. `p` came from `Box::<Entry<K, V>>::into_raw` and is dropped once.
+/// 1. `p` came from `recycle::alloc_boxed::<Entry<K, V>>` (`Pending::new`)
+///    and is dropped once.
 unsafe fn drop_entry<K, V>(p: *mut ()) {
-    // SAFETY: precondition 1.
-    drop(unsafe { Box::from_raw(p.cast::<Entry<K, V>>()) });
+    // SAFETY: precondition 1. The block goes to this thread's cache
+    // (DESIGN §4) or back to the allocator.
+    unsafe { recycle::drop_boxed(p.cast::<Entry<K, V>>()) };
 }
 
 /// Reclaims a retired table (its arrays only; the entries moved on).
@@ -1218,9 +1222,9 @@ impl<K, V, R> Drop for RawMap<K, V, R> {
             // Relaxed: exclusive access.
             let w = s.load(Relaxed);
             if !w.is_null() {
-                // SAFETY: linked entries are boxed and owned by the map; each
-                // is in exactly one slot at rest.
-                drop(unsafe { Box::from_raw(probe::untag(w)) });
+                // SAFETY: linked entries come from `alloc_boxed` and are
+                // owned by the map; each is in exactly one slot at rest.
+                unsafe { recycle::drop_boxed(probe::untag(w)) };
             }
         }
     }

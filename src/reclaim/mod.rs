@@ -145,8 +145,8 @@ pub unsafe trait Guard {
     ) -> bool;
 
     /// Drops every protection this guard holds (hazard: clears the slots;
-    /// epoch: unpins and repins, letting the global epoch advance). Call it
-    /// in long loops.
+    /// epoch: repins, letting the global epoch advance, and runs a
+    /// collection step). Call it in long loops.
     fn refresh(&mut self);
 
     /// Hands `ptr` to the scheme; `drop_fn(ptr)` runs once nobody can hold a

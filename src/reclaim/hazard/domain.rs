@@ -140,9 +140,10 @@ impl Domain {
                 }
                 kept_first = node;
             } else {
-                // SAFETY: `node` came from `Box::into_raw` in `push_one` and
-                // is owned here (see above); freed once.
-                drop(unsafe { Box::from_raw(node) });
+                // SAFETY: `node` came from `alloc_boxed` in `push_one`, is
+                // owned here (see above), its fields were read above and
+                // have no drop glue; freed once.
+                unsafe { crate::recycle::release(node) };
                 // SAFETY: retire preconditions 1–4 held for `obj`; it was
                 // unlinked before the heavy fence and no hazard published
                 // before its unlink holds it, so no reader can still use it.
@@ -151,7 +152,7 @@ impl Domain {
             }
         }
         if !kept_first.is_null() {
-            // SAFETY: `kept_first ..= kept_last` is a chain of boxed nodes
+            // SAFETY: `kept_first ..= kept_last` is a chain of nodes
             // this pass owns.
             unsafe { shard.push_chain(kept_first, kept_last) };
         }
@@ -184,8 +185,12 @@ impl Drop for Domain {
                     break;
                 }
                 while !cur.is_null() {
-                    // SAFETY: the chain came from `take` (owned, boxed nodes).
-                    let node = unsafe { Box::from_raw(cur) };
+                    // SAFETY: the chain came from `take` (owned nodes from
+                    // `alloc_boxed`): `cur` is valid.
+                    let node = unsafe { cur.read() };
+                    // SAFETY: owned, read above (`Retired` has no drop
+                    // glue), released once.
+                    unsafe { crate::recycle::release(cur) };
                     cur = node.next;
                     // SAFETY: retire preconditions held; no guard of this
                     // domain exists, so nothing protects `node.ptr`.

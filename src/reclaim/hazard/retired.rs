@@ -17,8 +17,8 @@ pub(crate) struct Retired {
 
 /// One shard: a Treiber list of retired objects plus its counts.
 ///
-/// Invariants: every node reachable from `head` came from `Box::into_raw`
-/// and is owned by the list (a pass that swaps `head` to null owns what it
+/// Invariants: every node reachable from `head` came from
+/// `recycle::alloc_boxed` and is owned by the list (a pass that swaps `head` to null owns what it
 /// took); `pending` counts objects retired into this shard and not yet
 /// reclaimed (incremented after the push, decremented after their drop
 /// functions ran), so it is exactly the shard's share of
@@ -57,11 +57,13 @@ impl Shard {
     /// Pushes one object; returns the shard's pending count including it.
     #[inline]
     pub(crate) fn push_one(&self, ptr: *mut (), drop_fn: unsafe fn(*mut ())) -> usize {
-        let node = Box::into_raw(Box::new(Retired {
+        // From this thread's block cache (DESIGN §4): a retire would
+        // otherwise cost a second allocation beside the node it retires.
+        let node = crate::recycle::alloc_boxed(Retired {
             ptr,
             drop_fn,
             next: ptr::null_mut(),
-        }));
+        });
         // SAFETY: `node` is fresh and unshared; it is a one-node chain.
         unsafe { self.push_chain(node, node) };
         // Relaxed: a count; the list itself is published by the CAS.
@@ -72,7 +74,7 @@ impl Shard {
     ///
     /// # Safety
     ///
-    /// 1. The chain's nodes came from `Box::into_raw`, are owned by the
+    /// 1. The chain's nodes came from `recycle::alloc_boxed`, are owned by the
     ///    caller, and `last` is reachable from `first`.
     pub(crate) unsafe fn push_chain(&self, first: *mut Retired, last: *mut Retired) {
         let mut head = self.head.load(Relaxed);
