@@ -42,6 +42,9 @@
 //! Types larger than 256 bytes, over-aligned types and zero-sized types
 //! bypass the cache (plain `Box`).
 
+// Under loom only the bypass is used.
+#![cfg_attr(loom, allow(dead_code, unused_imports))]
+
 use core::alloc::Layout;
 use core::cell::UnsafeCell;
 use core::mem::{align_of, size_of, ManuallyDrop};
