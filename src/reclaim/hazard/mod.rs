@@ -36,7 +36,7 @@
 //!
 //! # Garbage bound
 //!
-//! Let `T` be the threshold (default 128 per shard, [`Hazard::with_threshold`]),
+//! Let `T` be the threshold (default 1024 per shard, [`Hazard::with_threshold`]),
 //! `H` the number of hazard records ([`Hazard::record_count`]: at most the
 //! largest number of guards alive at once in the domain, plus, for the
 //! global domain, one record cached by each live thread that used it), `S =`
