@@ -629,6 +629,21 @@ impl<K, V, R> RawMap<K, V, R> {
         }
     }
 
+    /// [`probe`](Self::probe) for writers: validates from the first pass.
+    /// A writer's miss must be validated anyway (its versions are
+    /// re-checked under the lock), and the segment states it loads are the
+    /// lines it is about to lock; a reader's hit, by contrast, skips them.
+    /// Saves the second pass over the run that `probe` makes on a miss.
+    #[inline]
+    fn probe_for_write<G: Guard>(
+        &self,
+        g: &mut G,
+        hash: u64,
+        mut eq: impl FnMut(&K) -> bool,
+    ) -> Probe<K, V> {
+        self.probe_validated(g, hash, &mut eq)
+    }
+
     #[inline]
     fn probe_validated<G: Guard>(
         &self,
@@ -848,7 +863,7 @@ impl<K, V, R> RawMap<K, V, R> {
         let hash = new.entry().hash;
         let mut backoff = Backoff::new();
         loop {
-            let p = self.probe(g, hash, |k| *k == new.entry().key);
+            let p = self.probe_for_write(g, hash, |k| *k == new.entry().key);
             // SAFETY: protected in `TABLE_SLOT` by the probe.
             let t = unsafe { &*p.table };
             if let Some(old) = p.entry() {
@@ -902,7 +917,7 @@ impl<K, V, R> RawMap<K, V, R> {
     {
         let mut backoff = Backoff::new();
         loop {
-            let p = self.probe(g, hash, &mut eq);
+            let p = self.probe_for_write(g, hash, &mut eq);
             p.entry()?;
             // SAFETY: protected in `TABLE_SLOT` by the probe.
             let t = unsafe { &*p.table };
@@ -932,7 +947,7 @@ impl<K, V, R> RawMap<K, V, R> {
     {
         let mut backoff = Backoff::new();
         loop {
-            let p = self.probe(g, hash, &mut eq);
+            let p = self.probe_for_write(g, hash, &mut eq);
             let Some(old) = p.entry() else {
                 return false;
             };

@@ -134,47 +134,91 @@ impl Registry {
     }
 }
 
-/// A thread's claim on a block; releases it for reuse when the thread exits.
+/// A thread's cached block pointer: null before the first count, [`DEAD`]
+/// after the thread's [`Exit`] ran, else the block this thread owns. The
+/// thread-local holding it has no destructor, so reading it is a plain TLS
+/// access with no state check (this is the hot path of every retire and
+/// every reclaimed object) and it stays readable while other thread-locals
+/// are destroyed.
+#[cfg(not(loom))]
+pub(crate) type Fast = std::thread::LocalKey<core::cell::Cell<*const Block>>;
+
+/// [`Fast`]'s value once the thread's [`Exit`] has run: count in the shared
+/// fallback from then on.
+#[cfg(not(loom))]
+const DEAD: *const Block = 1 as *const Block;
+
+/// Registered (as a thread-local with a destructor) by a thread's first
+/// count; on thread exit it gives the block back for reuse and marks the
+/// thread's [`Fast`] slot [`DEAD`].
 #[cfg(not(loom))]
 #[derive(Debug)]
-pub(crate) struct LocalBlock {
-    registry: &'static Registry,
-    block: core::cell::Cell<Option<&'static Block>>,
+pub(crate) struct Exit {
+    fast: &'static Fast,
 }
 
 #[cfg(not(loom))]
-impl LocalBlock {
-    /// A lazily claimed block of `registry`.
-    pub(crate) const fn new(registry: &'static Registry) -> Self {
-        Self {
-            registry,
-            block: core::cell::Cell::new(None),
-        }
-    }
-
-    #[inline]
-    fn get(&self) -> &'static Block {
-        match self.block.get() {
-            Some(b) => b,
-            None => self.claim_slow(),
-        }
-    }
-
-    #[cold]
-    fn claim_slow(&self) -> &'static Block {
-        let b = self.registry.claim();
-        self.block.set(Some(b));
-        b
+impl Exit {
+    pub(crate) const fn new(fast: &'static Fast) -> Self {
+        Self { fast }
     }
 }
 
 #[cfg(not(loom))]
-impl Drop for LocalBlock {
+impl Drop for Exit {
     fn drop(&mut self) {
-        if let Some(b) = self.block.get() {
+        let b = self.fast.with(|c| c.replace(DEAD));
+        if b > DEAD {
+            // SAFETY: blocks are never freed; this thread owned `b`.
+            let b = unsafe { &*b };
             // Release: pairs with the Acquire CAS in `claim` of the next owner.
             b.in_use.store(false, Release);
         }
+    }
+}
+
+/// Adds `n` to this thread's `retired` (or `reclaimed`) counter.
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn add(
+    registry: &'static Registry,
+    fast: &'static Fast,
+    exit: &'static std::thread::LocalKey<Exit>,
+    retired: bool,
+    n: u64,
+) {
+    let b = fast.with(|c| c.get());
+    if b > DEAD {
+        // SAFETY: blocks are never freed, and this thread owns `b` (only
+        // its owner stores a block in its `Fast` slot).
+        let b = unsafe { &*b };
+        Block::bump_owned(if retired { &b.retired } else { &b.reclaimed }, n);
+    } else {
+        add_slow(registry, fast, exit, retired, n);
+    }
+}
+
+#[cfg(not(loom))]
+#[cold]
+#[inline(never)]
+fn add_slow(
+    registry: &'static Registry,
+    fast: &'static Fast,
+    exit: &'static std::thread::LocalKey<Exit>,
+    retired: bool,
+    n: u64,
+) {
+    // First count of this thread: register the exit hook, then claim. A
+    // thread already past its `Exit` (DEAD), or one whose hook cannot be
+    // registered any more (thread teardown), counts in the shared block.
+    if fast.with(|c| c.get()).is_null() && exit.try_with(|_| ()).is_ok() {
+        let b = registry.claim();
+        fast.with(|c| c.set(b as *const Block));
+        Block::bump_owned(if retired { &b.retired } else { &b.reclaimed }, n);
+    } else if retired {
+        registry.add_shared_retired(n);
+    } else {
+        registry.add_shared_reclaimed(n);
     }
 }
 
@@ -188,9 +232,11 @@ macro_rules! per_thread_counters {
             static REGISTRY: $crate::reclaim::counters::Registry =
                 $crate::reclaim::counters::Registry::new();
             #[cfg(not(loom))]
-            $crate::primitive::thread_local! {
-                static LOCAL: $crate::reclaim::counters::LocalBlock =
-                    const { $crate::reclaim::counters::LocalBlock::new(&REGISTRY) };
+            ::std::thread_local! {
+                static FAST: ::core::cell::Cell<*const $crate::reclaim::counters::Block> =
+                    const { ::core::cell::Cell::new(::core::ptr::null()) };
+                static EXIT: $crate::reclaim::counters::Exit =
+                    const { $crate::reclaim::counters::Exit::new(&FAST) };
             }
             #[cfg(loom)]
             static REGISTRY: $crate::reclaim::counters::Registry =
@@ -201,9 +247,7 @@ macro_rules! per_thread_counters {
             pub(crate) fn add_retired(n: u64) {
                 #[cfg(not(loom))]
                 {
-                    if LOCAL.try_with(|l| l.add_retired(n)).is_err() {
-                        REGISTRY.add_shared_retired(n);
-                    }
+                    $crate::reclaim::counters::add(&REGISTRY, &FAST, &EXIT, true, n);
                 }
                 #[cfg(loom)]
                 REGISTRY.add_shared_retired(n);
@@ -214,9 +258,7 @@ macro_rules! per_thread_counters {
             pub(crate) fn add_reclaimed(n: u64) {
                 #[cfg(not(loom))]
                 {
-                    if LOCAL.try_with(|l| l.add_reclaimed(n)).is_err() {
-                        REGISTRY.add_shared_reclaimed(n);
-                    }
+                    $crate::reclaim::counters::add(&REGISTRY, &FAST, &EXIT, false, n);
                 }
                 #[cfg(loom)]
                 REGISTRY.add_shared_reclaimed(n);
@@ -230,21 +272,6 @@ macro_rules! per_thread_counters {
     };
 }
 pub(crate) use per_thread_counters;
-
-#[cfg(not(loom))]
-impl LocalBlock {
-    /// Adds `n` to this thread's retired count.
-    #[inline]
-    pub(crate) fn add_retired(&self, n: u64) {
-        Block::bump_owned(&self.get().retired, n);
-    }
-
-    /// Adds `n` to this thread's reclaimed count.
-    #[inline]
-    pub(crate) fn add_reclaimed(&self, n: u64) {
-        Block::bump_owned(&self.get().reclaimed, n);
-    }
-}
 
 impl Registry {
     /// A registry for loom builds: only the shared counters.

@@ -26,7 +26,6 @@ pub(crate) const SCAN_MULTIPLIER: usize = 2;
 /// `Hazard` stack ran 30.3 ns/op at 1 thread and 58.7 at 2; with 1024,
 /// 9.7 and 25.7. The bound grows with `T` (8 shards × 1023 objects, plus
 /// the hazard term).
-
 pub(crate) const DEFAULT_THRESHOLD: usize = if cfg!(any(loom, miri)) { 2 } else { 1024 };
 
 /// A hazard-pointer domain.
