@@ -14,7 +14,7 @@
 //!   load and CAS) and a contended head. Each thread's cache is touched by
 //!   that thread only, so it needs no atomics.
 //! - **Per size class, not per structure.** Blocks are raw memory of
-//!   `16 × k` bytes (k = 1..=16, alignment 16), so every type whose size
+//!   `16·k + 8` bytes (24 to 264, alignment 16), so every type whose size
 //!   rounds up to the same class shares them, across structures and
 //!   reclaimers. A structure never owns a cache: it can be dropped while its
 //!   retired nodes are still pending, and they are freed (into whatever
@@ -39,7 +39,7 @@
 //!   block to the allocator (for before/after measurements, or with an
 //!   allocator that already keeps per-thread caches, such as mimalloc).
 //!
-//! Types larger than 256 bytes, over-aligned types and zero-sized types
+//! Types larger than 264 bytes, over-aligned types and zero-sized types
 //! bypass the cache (plain `Box`).
 
 // Under loom only the bypass is used.
@@ -50,10 +50,23 @@ use core::cell::UnsafeCell;
 use core::mem::{align_of, size_of, ManuallyDrop};
 use core::ptr;
 
-/// Size granule and alignment of every cached block.
+/// Size step between classes, and the alignment of every cached block.
 const GRAIN: usize = 16;
-/// Number of size classes: blocks of 16, 32, …, 256 bytes.
+/// Number of size classes: blocks of 24, 40, 56, …, 264 bytes.
 const CLASSES: usize = 16;
+/// Size of class 0's blocks. Classes are `16·k + 8` bytes (k ≥ 1) because
+/// that is what a malloc chunk holds without waste: glibc adds an 8-byte
+/// header and rounds chunks to 16 bytes, so a 24-byte request takes a
+/// 32-byte chunk but a 32-byte request takes 48 (measured: rounding map
+/// entries of 24 bytes up to 32-byte blocks made the 2^14-key map's
+/// entries 1.5× larger, past this machine's 512 KiB L2).
+const BASE: usize = 24;
+
+/// The size of the blocks of `class`.
+#[inline(always)]
+const fn class_size(class: usize) -> usize {
+    BASE + class * GRAIN
+}
 /// Bytes kept per class per thread.
 pub(crate) const CLASS_BYTES: usize = 64 * 1024;
 
@@ -64,10 +77,12 @@ const ENABLED: bool = !cfg!(any(loom, miri, fuzzing, cds_no_recycle));
 #[inline(always)]
 const fn class_of<T>() -> Option<usize> {
     let (size, align) = (size_of::<T>(), align_of::<T>());
-    if !ENABLED || size == 0 || size > CLASSES * GRAIN || align > GRAIN {
+    if !ENABLED || size == 0 || size > class_size(CLASSES - 1) || align > GRAIN {
         None
+    } else if size <= BASE {
+        Some(0)
     } else {
-        Some(size.div_ceil(GRAIN) - 1)
+        Some((size - BASE).div_ceil(GRAIN))
     }
 }
 
@@ -75,15 +90,17 @@ const fn class_of<T>() -> Option<usize> {
 #[inline(always)]
 fn block_layout(class: usize) -> Layout {
     debug_assert!(class < CLASSES);
-    // SAFETY: the size is a non-zero multiple of the power-of-two alignment
-    // and far below `isize::MAX`.
-    unsafe { Layout::from_size_align_unchecked((class + 1) * GRAIN, GRAIN) }
+    // SAFETY: the alignment is a power of two and the size, rounded up to
+    // it, is far below `isize::MAX`. (With an alignment no larger than the
+    // platform's `malloc` guarantee and the size, `System` calls plain
+    // `malloc(size)`.)
+    unsafe { Layout::from_size_align_unchecked(class_size(class), GRAIN) }
 }
 
 /// How many blocks of `class` a thread keeps.
 #[inline(always)]
 const fn class_cap(class: usize) -> usize {
-    CLASS_BYTES / ((class + 1) * GRAIN)
+    CLASS_BYTES / class_size(class)
 }
 
 /// A cached block's first word: the next cached block of its class.
@@ -288,10 +305,15 @@ mod tests {
     #[test]
     fn classes_round_up_to_sixteen_bytes() {
         assert_eq!(class_of::<[u8; 1]>(), ENABLED.then_some(0));
-        assert_eq!(class_of::<[u64; 2]>(), ENABLED.then_some(0));
-        assert_eq!(class_of::<[u64; 3]>(), ENABLED.then_some(1));
-        assert_eq!(class_of::<[u8; 256]>(), ENABLED.then_some(15));
-        assert_eq!(class_of::<[u8; 257]>(), None);
+        assert_eq!(class_of::<[u64; 3]>(), ENABLED.then_some(0));
+        assert_eq!(class_of::<[u64; 4]>(), ENABLED.then_some(1));
+        assert_eq!(class_of::<[u64; 5]>(), ENABLED.then_some(1));
+        assert_eq!(class_of::<[u64; 6]>(), ENABLED.then_some(2));
+        assert_eq!(class_of::<[u8; 264]>(), ENABLED.then_some(15));
+        assert_eq!(class_of::<[u8; 265]>(), None);
+        for class in 0..CLASSES {
+            assert_eq!(class_size(class) % 16, 8);
+        }
         assert_eq!(class_of::<()>(), None);
         #[repr(align(32))]
         struct Wide(#[allow(dead_code)] u8);
@@ -306,7 +328,7 @@ mod tests {
         let mut cache = Cache::new();
         let class = 1;
         let cap = class_cap(class);
-        assert_eq!(cap, CLASS_BYTES / 32);
+        assert_eq!(cap, CLASS_BYTES / 40);
         let n = if cfg!(miri) { 4 } else { cap };
         let blocks: Vec<*mut u8> = (0..n)
             // SAFETY: non-zero size.
