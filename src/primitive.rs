@@ -202,6 +202,8 @@ pub(crate) use loom::lazy_static;
 #[cfg(loom)]
 pub(crate) use loom::thread_local;
 #[cfg(not(loom))]
+pub(crate) use std::thread::LocalKey;
+#[cfg(not(loom))]
 pub(crate) use std::thread_local;
 
 /// Exponential backoff for spin loops, visible to loom.

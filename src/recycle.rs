@@ -193,7 +193,7 @@ impl Drop for Cache {
 }
 
 #[cfg(not(loom))]
-std::thread_local! {
+crate::primitive::thread_local! {
     /// This thread's cache. `UnsafeCell`: only `alloc_boxed` and `release`
     /// touch it, each in one short closure that calls no other code, so no
     /// two `&mut` to it ever coexist.

@@ -141,7 +141,7 @@ impl Registry {
 /// every reclaimed object) and it stays readable while other thread-locals
 /// are destroyed.
 #[cfg(not(loom))]
-pub(crate) type Fast = std::thread::LocalKey<core::cell::Cell<*const Block>>;
+pub(crate) type Fast = crate::primitive::LocalKey<core::cell::Cell<*const Block>>;
 
 /// [`Fast`]'s value once the thread's [`Exit`] has run: count in the shared
 /// fallback from then on.
@@ -183,7 +183,7 @@ impl Drop for Exit {
 pub(crate) fn add(
     registry: &'static Registry,
     fast: &'static Fast,
-    exit: &'static std::thread::LocalKey<Exit>,
+    exit: &'static crate::primitive::LocalKey<Exit>,
     retired: bool,
     n: u64,
 ) {
@@ -204,7 +204,7 @@ pub(crate) fn add(
 fn add_slow(
     registry: &'static Registry,
     fast: &'static Fast,
-    exit: &'static std::thread::LocalKey<Exit>,
+    exit: &'static crate::primitive::LocalKey<Exit>,
     retired: bool,
     n: u64,
 ) {
@@ -232,7 +232,7 @@ macro_rules! per_thread_counters {
             static REGISTRY: $crate::reclaim::counters::Registry =
                 $crate::reclaim::counters::Registry::new();
             #[cfg(not(loom))]
-            ::std::thread_local! {
+            $crate::primitive::thread_local! {
                 static FAST: ::core::cell::Cell<*const $crate::reclaim::counters::Block> =
                     const { ::core::cell::Cell::new(::core::ptr::null()) };
                 static EXIT: $crate::reclaim::counters::Exit =
