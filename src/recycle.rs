@@ -192,8 +192,11 @@ impl Drop for Cache {
     }
 }
 
+// `std::thread_local!` named directly (not through `primitive`): this file
+// is also compiled into the `versus` benchmark binary, for its direct
+// Treiber peer, and it is never used under loom.
 #[cfg(not(loom))]
-crate::primitive::thread_local! {
+std::thread_local! {
     /// This thread's cache. `UnsafeCell`: only `alloc_boxed` and `release`
     /// touch it, each in one short closure that calls no other code, so no
     /// two `&mut` to it ever coexist.
