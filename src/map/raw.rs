@@ -337,6 +337,7 @@ fn debug_check_run<K, V>(t: &Table<K, V>, from: usize, to: usize) {
 }
 
 /// Locks a segment, waiting for its owner; `Err(Moved)` if it is frozen.
+#[inline]
 fn lock_segment(seg: &Segment) -> Result<(), Moved> {
     let mut backoff = Backoff::new();
     loop {
@@ -355,6 +356,29 @@ fn lock_segment(seg: &Segment) -> Result<(), Moved> {
             return Ok(());
         }
         backoff.snooze();
+    }
+}
+
+/// One locked segment whose key positions do not change (a replacement in
+/// place); unlocks on drop.
+struct SegLock<'t>(&'t Segment);
+
+impl<'t> SegLock<'t> {
+    #[inline]
+    fn new(seg: &'t Segment) -> Result<Self, Moved> {
+        lock_segment(seg).map(|()| SegLock(seg))
+    }
+}
+
+impl Drop for SegLock<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        // Relaxed load: only the lock holder writes the word.
+        let st = self.0.state.load(Relaxed);
+        debug_assert!(st & LOCKED != 0 && st & WRITING == 0);
+        // Release: pairs with the Acquire CAS in `lock_segment` (the next
+        // owner sees our slot store).
+        self.0.state.store(st & !LOCKED, Release);
     }
 }
 
@@ -674,28 +698,38 @@ impl<K, V, R> RawMap<K, V, R> {
         let t = unsafe { &*tp };
         let home = probe::home(hash, t.log2);
         let fp = probe::fingerprint(hash);
+        let nsegs = t.segs.len();
         let mut vs = Versions::new(t.seg_of(home));
         if VALIDATE {
             // Acquire: pairs with the Release unlock in `Locks::drop` (a miss
             // validated against this version saw every slot store before it).
             vs.push(t.segs[vs.first].state.load(Acquire));
         }
-        let (mut slot, mut d) = (home, 0);
-        while d <= t.max_probe {
-            let s = t.seg_of(slot);
-            if VALIDATE && s != vs.last_seg() {
+        // Every slot a probe may visit, `home ..= home + max_probe`, lies in
+        // the table (2^log2 homes + a tail of `max_probe`): one bounds check.
+        let run = &t.slots[home..=home + t.max_probe];
+        let mut slot = home;
+        for (d, cell) in run.iter().enumerate() {
+            // The probe enters a new segment exactly at a multiple of
+            // SEG_SIZE below the tail (the tail belongs to the last segment).
+            if VALIDATE
+                && d > 0
+                && slot & (probe::SEG_SIZE - 1) == 0
+                && slot >> probe::SEG_SHIFT < nsegs
+            {
+                debug_assert_eq!(t.seg_of(slot), vs.last_seg() + 1);
                 // Acquire: as above, for the next segment.
-                vs.push(t.segs[s].state.load(Acquire));
+                vs.push(t.segs[slot >> probe::SEG_SHIFT].state.load(Acquire));
             }
             // Acquire: pairs with the Release slot stores of writers (an
             // insert publishes the entry; shifts and growth re-publish it).
-            let w = t.slots[slot].load(Acquire);
+            let w = cell.load(Acquire);
             if w.is_null() || probe::dist(w) < d {
                 break;
             }
             if probe::fp(w) == fp {
                 let ptr = probe::untag(w);
-                let (root, here) = (&self.table, &t.slots[slot]);
+                let (root, here) = (&self.table, cell);
                 // Witness (hazard pointers): the slot still holds the word and
                 // the table is still current, so the entry was linked after
                 // the protection was published. Acquire: as above.
@@ -717,7 +751,6 @@ impl<K, V, R> RawMap<K, V, R> {
                 }
             }
             slot += 1;
-            d += 1;
         }
         (VALIDATE && vs.still_valid(t)).then_some(Probe {
             table: tp,
@@ -737,7 +770,25 @@ impl<K, V, R> RawMap<K, V, R> {
         new: Pending<K, V>,
     ) -> Result<*mut Entry<K, V>, Pending<K, V>> {
         let word = probe::tag(new.ptr.as_ptr(), probe::dist(p.word), probe::fp(p.word));
-        let mut locks = Locks::new(t, t.seg_of(p.home));
+        let (home_seg, seg) = (t.seg_of(p.home), t.seg_of(p.slot));
+        if home_seg == seg {
+            // The common case, one segment: the same locking as `Locks`
+            // without its range bookkeeping (no version change: no key
+            // moves).
+            let Ok(_held) = SegLock::new(&t.segs[seg]) else {
+                return Err(new);
+            };
+            // Relaxed: we hold the slot's segment lock (Acquire CAS).
+            let here = &t.slots[p.slot];
+            if here.load(Relaxed) != p.word {
+                return Err(new);
+            }
+            let _ = new.link();
+            // Release: pairs with the Acquire slot loads in `probe_once`.
+            here.store(word, Release);
+            return Ok(probe::untag(p.word));
+        }
+        let mut locks = Locks::new(t, home_seg);
         // Relaxed: we hold the slot's segment lock (Acquire CAS).
         if locks.extend_to(t.seg_of(p.slot)).is_err() || t.slots[p.slot].load(Relaxed) != p.word {
             return Err(new);
