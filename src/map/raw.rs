@@ -137,6 +137,7 @@ impl<K, V> Pending<K, V> {
     ///
     /// If its address does not fit in a slot word (48 bits); the entry is
     /// freed first.
+    #[inline]
     pub(crate) fn new(hash: u64, key: K, value: V) -> Self {
         let ptr = recycle::alloc_boxed(Entry { hash, key, value });
         // SAFETY: `alloc_boxed` never returns null.
@@ -547,6 +548,11 @@ pub(crate) struct RawStats {
     pub(crate) max_dist: usize,
 }
 
+/// A segment of `homes` home slots' share of the maximum load.
+fn seg_share(homes: usize, max_load: f64) -> usize {
+    ((homes as f64 * max_load) as usize).max(1)
+}
+
 /// The table root and the reclaimer.
 ///
 /// Contract for every method taking a guard: the guard was created from
@@ -557,6 +563,10 @@ pub(crate) struct RawMap<K, V, R> {
     table: AtomicPtr<Table<K, V>>,
     pub(crate) reclaimer: R,
     max_load: f64,
+    /// A full segment's share of the maximum load, `⌊SEG_SIZE·max_load⌋`
+    /// (at least 1), computed once: the float conversion cost ≈ 50
+    /// instructions on every insert of a new key.
+    seg_share: usize,
 }
 
 impl<K, V, R> RawMap<K, V, R> {
@@ -568,6 +578,7 @@ impl<K, V, R> RawMap<K, V, R> {
             table: AtomicPtr::new(Box::into_raw(t)),
             reclaimer,
             max_load,
+            seg_share: seg_share(probe::SEG_SIZE, max_load),
         }
     }
 
@@ -583,6 +594,7 @@ impl<K, V, R> RawMap<K, V, R> {
         // a table owns none anyway).
         drop(unsafe { Box::from_raw(old) });
         self.max_load = max_load;
+        self.seg_share = seg_share(probe::SEG_SIZE, max_load);
     }
 
     /// The current table, for a snapshot read under a guard.
@@ -763,6 +775,7 @@ impl<K, V, R> RawMap<K, V, R> {
 
     /// Replaces the hit `p` by `new` in the same slot. `Err` gives `new`
     /// back when the slot changed or the table froze.
+    #[inline(always)]
     fn replace_at(
         &self,
         t: &Table<K, V>,
@@ -1032,7 +1045,12 @@ impl<K, V, R> RawMap<K, V, R> {
     {
         // SAFETY: the caller keeps `tp` protected in `TABLE_SLOT`.
         let t = unsafe { &*tp };
-        let share = ((probe::seg_homes(t.log2) as f64 * self.max_load) as usize).max(1);
+        let homes = probe::seg_homes(t.log2);
+        let share = if homes == probe::SEG_SIZE {
+            self.seg_share
+        } else {
+            seg_share(homes, self.max_load) // tables smaller than a segment
+        };
         if count < share {
             return;
         }

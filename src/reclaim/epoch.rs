@@ -175,7 +175,7 @@ unsafe impl Guard for EpochGuard<'_> {
         self.guard.flush();
     }
 
-    #[inline]
+    #[inline(always)]
     unsafe fn retire(&self, ptr: *mut (), drop_fn: unsafe fn(*mut ())) {
         epoch_counters::add_retired(1);
         #[cfg(not(loom))]
