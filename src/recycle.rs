@@ -35,9 +35,10 @@
 //!   operations. With 64 KiB (2730 blocks of 24 bytes) most of a burst went
 //!   back to malloc and came back from it: at 2 threads on the map's
 //!   Exchange mix, glibc's `malloc`/`free` took 8–13% of the samples;
-//!   with 256 KiB, 4–6% (`perf record`, two runs each). A thread's cache is freed when the thread exits; a block
-//!   released during or after that (thread-local destructors run in an
-//!   unspecified order) goes straight to the allocator (`try_with`).
+//!   with 256 KiB, 4–6% (`perf record`, two runs each). A thread's cache
+//!   is freed when the thread exits; a block released during or after
+//!   that (thread-local destructors run in an unspecified order) goes
+//!   straight to the allocator (`try_with`).
 //! - **Off under the checkers.** Under `loom`, `miri` and `fuzzing`
 //!   (cargo-fuzz's ASan build) every block goes straight to the allocator,
 //!   so that a use after free in a structure is reported instead of reading
