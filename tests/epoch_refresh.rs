@@ -20,6 +20,15 @@ fn pending() -> u64 {
     Epoch.stats().pending
 }
 
+/// Fails unless the objects pending since `start` stay below [`BOUND`].
+fn assert_reclaiming(what: &str, start: u64) {
+    let grew = pending().saturating_sub(start);
+    assert!(
+        grew < BOUND,
+        "{what}: {grew} of {OPS} retired objects pending"
+    );
+}
+
 #[test]
 fn handle_loops_keep_reclaiming() {
     let start = pending();
@@ -30,11 +39,7 @@ fn handle_loops_keep_reclaiming() {
         h.push(i);
         assert_eq!(h.pop(), Some(i));
     }
-    let grew = pending().saturating_sub(start);
-    assert!(
-        grew < BOUND,
-        "stack handle: {grew} of {OPS} retired nodes pending"
-    );
+    assert_reclaiming("stack handle", start);
     drop(h);
 
     let queue = MsQueue::<u64>::new();
@@ -43,11 +48,7 @@ fn handle_loops_keep_reclaiming() {
         h.push(i);
         assert_eq!(h.pop(), Some(i));
     }
-    let grew = pending().saturating_sub(start);
-    assert!(
-        grew < BOUND,
-        "queue handle: {grew} of {OPS} retired nodes pending"
-    );
+    assert_reclaiming("queue handle", start);
     drop(h);
 
     let map = HashMap::<u64, u64>::new();
@@ -56,9 +57,5 @@ fn handle_loops_keep_reclaiming() {
         // Each insert replaces the entry of `i % 64`: one retire per op.
         h.insert(i % 64, i);
     }
-    let grew = pending().saturating_sub(start);
-    assert!(
-        grew < BOUND,
-        "map pin(): {grew} of {OPS} replaced entries pending"
-    );
+    assert_reclaiming("map pin()", start);
 }
