@@ -289,7 +289,7 @@ impl<T, R: Reclaim> TreiberStack<T, R> {
     ///
     /// Under [`Epoch`] every `pop` otherwise pins the thread (one
     /// lock-prefixed RMW); a handle pins once and repins every
-    /// [`StackHandle::REFRESH_EVERY`] pops (call
+    /// [`StackHandle::REFRESH_EVERY`] operations (call
     /// [`refresh`](StackHandle::refresh) yourself between bursts), so
     /// reclamation is never held up for long. While a handle lives, nodes
     /// this thread could see are not reclaimed: drop it when the loop ends.
@@ -500,10 +500,23 @@ pub struct StackHandle<'s, T, R: Reclaim = Epoch> {
 }
 
 impl<T, R: Reclaim> StackHandle<'_, T, R> {
-    /// Pops through a handle refresh their guard this often.
+    /// Operations through a handle (pushes and pops alike) refresh their
+    /// guard this often.
     pub const REFRESH_EVERY: u32 = 128;
 
-    /// [`TreiberStack::push`] (which needs no guard).
+    /// Counts one operation; refreshes every [`Self::REFRESH_EVERY`]. A push
+    /// needs no guard, but it counts too: a push-only loop must not keep the
+    /// handle's pin (and so every other thread's garbage) for its whole run.
+    #[inline]
+    fn tick(&mut self) {
+        self.ops += 1;
+        if self.ops >= Self::REFRESH_EVERY {
+            self.refresh();
+        }
+    }
+
+    /// [`TreiberStack::push`] (which needs no guard; it counts toward the
+    /// handle's refresh all the same).
     ///
     /// # Examples
     ///
@@ -515,6 +528,7 @@ impl<T, R: Reclaim> StackHandle<'_, T, R> {
     #[inline]
     pub fn push(&mut self, value: T) {
         self.stack.push(value);
+        self.tick();
     }
 
     /// [`TreiberStack::pop`] on the handle's guard.
@@ -529,10 +543,7 @@ impl<T, R: Reclaim> StackHandle<'_, T, R> {
     #[inline]
     pub fn pop(&mut self) -> Option<T> {
         let value = self.stack.pop_in(&mut self.guard);
-        self.ops += 1;
-        if self.ops >= Self::REFRESH_EVERY {
-            self.refresh();
-        }
+        self.tick();
         value
     }
 

@@ -21,7 +21,8 @@
 //! buffer of the retiring thread and go to crossbeam as one deferred call
 //! (see the `batch` module below for why that is sound and what it costs:
 //! at most 31 objects per thread wait until the batch fills, the thread
-//! calls [`Reclaim::flush`], or it exits).
+//! calls [`Reclaim::flush`] or refreshes a guard ([`Guard::refresh`], which
+//! every structure's handle does periodically), or it exits).
 //!
 //! # Under loom
 //!
@@ -121,12 +122,7 @@ unsafe impl Reclaim for Epoch {
         // Each `flush` may advance the global epoch by at most one step, and
         // garbage needs two steps past its epoch: a few rounds, as
         // crossbeam's own tests do.
-        #[cfg(not(loom))]
-        if let Some(b) = batch::take() {
-            let guard = pin();
-            // SAFETY: `b` came from `take` and is ours; `guard` is pinned.
-            unsafe { batch::defer(&guard, b) };
-        }
+        hand_over_open_batch(&pin());
         for _ in 0..4 {
             pin().flush();
         }
@@ -163,8 +159,9 @@ unsafe impl Guard for EpochGuard<'_> {
         true
     }
 
-    /// Repins, then pushes this thread's garbage bag to the global queue
-    /// and runs a collection step. crossbeam collects only from `pin()`
+    /// Repins, hands this thread's open retire batch to crossbeam, then
+    /// pushes this thread's garbage bag to the global queue and runs a
+    /// collection step. crossbeam collects only from `pin()`
     /// (every 128 pins) and `flush()`; a guard kept alive across many
     /// operations and only `repin`ned would never collect, and its garbage
     /// would pile up for the next thread that pins to pay (measured: a
@@ -172,6 +169,7 @@ unsafe impl Guard for EpochGuard<'_> {
     #[inline]
     fn refresh(&mut self) {
         self.guard.repin();
+        hand_over_open_batch(&self.guard);
         self.guard.flush();
     }
 
@@ -197,6 +195,21 @@ unsafe impl Guard for EpochGuard<'_> {
         // SAFETY: retire preconditions 1–4, passed on; pinned.
         unsafe { defer_one(&self.guard, ptr, drop_fn) };
     }
+}
+
+/// Defers this thread's open retire batch (if any) under `guard`, so that
+/// a refresh or a flush leaves none of this thread's garbage waiting for
+/// the batch to fill. Sound for the reason batching is (see `batch`):
+/// deferring under a later pin only postpones reclamation.
+#[inline]
+fn hand_over_open_batch(guard: &crossbeam_epoch::Guard) {
+    #[cfg(not(loom))]
+    if let Some(b) = batch::take() {
+        // SAFETY: `b` came from `take` and is ours; `guard` is pinned.
+        unsafe { batch::defer(guard, b) };
+    }
+    #[cfg(loom)]
+    let _ = guard;
 }
 
 /// Hands one retired object to crossbeam.
@@ -237,7 +250,8 @@ unsafe fn defer_one(guard: &crossbeam_epoch::Guard, ptr: *mut (), drop_fn: unsaf
 /// object's retirement epoch.
 ///
 /// Cost: up to `BATCH - 1` objects per thread wait in the buffer until it
-/// fills, [`Epoch::flush`] runs on that thread, or the thread exits (its
+/// fills, [`Epoch::flush`] runs on that thread, a guard of that thread is
+/// refreshed, or the thread exits (its
 /// thread-local's destructor defers the rest, pinning through crossbeam's
 /// fallback participant if crossbeam's own thread-local is gone) — the same
 /// kind of delay crossbeam's own 64-object bag has. A thread whose
