@@ -8,10 +8,10 @@
 //! brute-force search (Wing & Gong) then looks for a sequential order that
 //! respects real time (an operation that returned before another was called
 //! comes first) and in which std's `HashMap` returns exactly what ours did.
-//! The test reports the fraction of rounds in which operations of different
-//! threads overlapped and fails below 30% (after 5 runs, since on a loaded
-//! machine the threads may not run at once): a history without overlap
-//! proves nothing.
+//! The test counts the rounds in which operations of different threads
+//! overlapped and runs more batches of rounds until 30% of one batch's
+//! worth overlapped (`lin::require_overlap`: on a loaded machine the threads
+//! may rarely run at once): a history without overlap proves nothing.
 //!
 //! A map-specific checker: the generic one (`tests/lin/mod.rs`) was not on
 //! `main` when this was written.
@@ -23,6 +23,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 
 use cds::reclaim::{Epoch, Hazard, Reclaim};
 use cds::HashMap;
+
+mod lin;
 
 #[derive(Clone, Copy, Debug)]
 enum Op {
@@ -144,7 +146,7 @@ fn random_op(x: &mut u64, tid: usize, i: usize) -> Op {
 fn check<S: BuildHasher + Sync + Send, R: Reclaim>(
     rounds: usize,
     make: &impl Fn() -> HashMap<u8, u32, S, R>,
-) -> f64 {
+) -> usize {
     // One check at a time: parallel tests would oversubscribe the cores
     // and serialize the threads, destroying the overlap.
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -223,7 +225,7 @@ fn check<S: BuildHasher + Sync + Send, R: Reclaim>(
         map.check_invariants();
         overlapped += usize::from(overlapping(&events));
     }
-    overlapped as f64 / rounds as f64
+    overlapped
 }
 
 fn rounds() -> usize {
@@ -234,29 +236,15 @@ fn rounds() -> usize {
     }
 }
 
-/// Runs `check` until a run reaches 30% overlapping histories (at most 5
-/// runs: on a loaded machine a run's threads may never run at once);
-/// every run must be linearizable.
+/// Runs batches of `check` (every history must be linearizable) until
+/// enough histories overlapped (`lin::require_overlap`).
 fn report<S: BuildHasher + Sync + Send, R: Reclaim>(
     name: &str,
     make: impl Fn() -> HashMap<u8, u32, S, R>,
 ) {
-    let mut best: f64 = 0.0;
-    for attempt in 1..=5 {
-        let fraction = check(rounds(), &make);
-        println!(
-            "lin_map {name}: {:.0}% of histories overlapped (run {attempt})",
-            fraction * 100.0
-        );
-        best = best.max(fraction);
-        if cfg!(miri) || best >= 0.30 {
-            return;
-        }
-    }
-    panic!(
-        "{name}: at most {:.0}% overlapping histories in 5 runs",
-        best * 100.0
-    );
+    lin::require_overlap(&format!("lin_map {name}"), rounds(), || {
+        check(rounds(), &make)
+    });
 }
 
 #[test]

@@ -12,7 +12,8 @@ mod lin;
 use cds::reclaim::Reclaim;
 use cds::{MsQueue, TreiberStack};
 use lin::{
-    has_overlap, is_linearizable, Clock, Event, PushPop, QueueSpec, Spec, SpinBarrier, StackSpec,
+    has_overlap, is_linearizable, require_overlap, Clock, Event, PushPop, QueueSpec, Spec,
+    SpinBarrier, StackSpec,
 };
 
 const THREADS: usize = 2;
@@ -120,36 +121,17 @@ fn check_batch<P: PushPopper, S: Spec<Op = PushPop, Ret = Option<u32>> + Default
     overlapping
 }
 
-/// Checks batches of histories; fails if none of `ATTEMPTS` batches reaches
-/// 30% overlapping histories (a machine busy with other work can keep the
-/// two threads off the CPU together for a whole batch; every batch's
-/// histories must be linearizable regardless).
+/// Checks batches of histories (every one must be linearizable) until
+/// enough of them overlapped (see [`require_overlap`]).
 fn check_many<P: PushPopper, S: Spec<Op = PushPop, Ret = Option<u32>> + Default>(
     what: &str,
     make: impl Fn() -> P,
 ) {
-    const ATTEMPTS: usize = 5;
     // One test at a time in this binary: concurrently running tests would
     // take the cores the barrier-released threads need.
     static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut best = 0.0f64;
-    for attempt in 1..=ATTEMPTS {
-        let overlapping = check_batch::<P, S>(what, &make);
-        let fraction = overlapping as f64 / HISTORIES as f64;
-        println!(
-            "{what}: batch {attempt}: {overlapping}/{HISTORIES} histories ({:.0}%) have overlapping operations",
-            fraction * 100.0
-        );
-        best = best.max(fraction);
-        if best >= 0.3 || cfg!(miri) {
-            return;
-        }
-    }
-    panic!(
-        "{what}: at best {:.0}% of histories overlapped in {ATTEMPTS} batches (need 30%)",
-        best * 100.0
-    );
+    require_overlap(what, HISTORIES, || check_batch::<P, S>(what, &make));
 }
 
 fn stack_histories<R: Reclaim>(mk: fn() -> R) {

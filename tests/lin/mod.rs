@@ -93,6 +93,41 @@ pub fn has_overlap<O, R>(history: &[Event<O, R>]) -> bool {
     })
 }
 
+/// Runs `batch` (which checks a batch of `per_batch` histories, asserting
+/// each linearizable, and returns how many had overlapping operations)
+/// until, summed over the batches run, at least 30% of one batch's worth
+/// of histories overlapped — at most [`MAX_BATCHES`] batches.
+///
+/// Adaptive rather than a per-batch fraction: on a machine busy with other
+/// work the barrier-released threads may rarely run at once, and one batch
+/// may overlap too little; running more batches checks as many overlapping
+/// histories as an idle machine checks in one. Under miri one batch, with
+/// no requirement (too slow to run many).
+///
+/// # Panics
+///
+/// If `MAX_BATCHES` batches together overlapped less than that: the test
+/// then proved too little to pass.
+pub fn require_overlap(what: &str, per_batch: usize, mut batch: impl FnMut() -> usize) {
+    let need = (per_batch * 3).div_ceil(10);
+    let mut total = 0;
+    for attempt in 1..=MAX_BATCHES {
+        let overlapping = batch();
+        total += overlapping;
+        println!(
+            "{what}: batch {attempt}: {overlapping}/{per_batch} histories overlapped \
+             ({total} of the {need} needed so far)"
+        );
+        if total >= need || cfg!(miri) {
+            return;
+        }
+    }
+    panic!("{what}: only {total} overlapping histories in {MAX_BATCHES} batches (need {need})");
+}
+
+/// The most batches [`require_overlap`] runs.
+pub const MAX_BATCHES: usize = 20;
+
 /// True if `history` (at most 64 operations) is linearizable with respect
 /// to the specification starting in state `init`.
 ///
