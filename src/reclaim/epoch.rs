@@ -143,7 +143,14 @@ unsafe impl Guard for EpochGuard<'_> {
         _ptr: *mut T,
         _witness: impl FnMut() -> bool,
     ) -> bool {
-        debug_assert!(slot < super::MAX_SLOTS, "protection slot out of range");
+        // A real check, as under `Hazard`, so a bad slot fails the same way
+        // under both reclaimers (the slot is a constant at every call site
+        // in the crate: the branch folds away).
+        assert!(
+            slot < super::MAX_SLOTS,
+            "protection slot {slot} out of range (MAX_SLOTS = {})",
+            super::MAX_SLOTS
+        );
         true
     }
 
@@ -155,7 +162,14 @@ unsafe impl Guard for EpochGuard<'_> {
         _mask: usize,
         _witness: impl FnMut() -> bool,
     ) -> bool {
-        debug_assert!(slot < super::MAX_SLOTS, "protection slot out of range");
+        // A real check, as under `Hazard`, so a bad slot fails the same way
+        // under both reclaimers (the slot is a constant at every call site
+        // in the crate: the branch folds away).
+        assert!(
+            slot < super::MAX_SLOTS,
+            "protection slot {slot} out of range (MAX_SLOTS = {})",
+            super::MAX_SLOTS
+        );
         true
     }
 

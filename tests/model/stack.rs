@@ -60,9 +60,17 @@ impl PartialEq for Val {
     }
 }
 
-/// Applies `ops` to ours (under every reclaimer) and to a `Vec`.
+/// Applies `ops` to ours (under every reclaimer, and under a private
+/// hazard domain at threshold 1, which runs a reclamation pass on every
+/// retire) and to a `Vec`.
 pub fn check(ops: &[Op]) {
     for_each_reclaimer!(|mk| check_with(ops, mk));
+    check_with(ops, hazard_threshold_1);
+}
+
+/// A private hazard domain that reclaims at every retire.
+fn hazard_threshold_1() -> cds::reclaim::Hazard {
+    cds::reclaim::Hazard::with_threshold(1)
 }
 
 /// Applies `ops` to a `TreiberStack<_, R>` and to a `Vec`.
