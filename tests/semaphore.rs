@@ -648,7 +648,7 @@ fn zero_permits_return_at_once() {
             std::thread::scope(|s| {
                 s.spawn(|| sem.acquire().forget());
                 wait_queued(sem, 1);
-                nanos.store(10_000_000, SeqCst);
+                nanos.fetch_add(10_000_000, SeqCst);
                 let p = sem.try_acquire_many(0).expect("try_acquire_many(0)");
                 assert_eq!(p.num_permits(), 0);
                 drop(p);
@@ -754,7 +754,7 @@ fn available_permits_includes_permits_reserved_for_the_queue() {
             std::thread::scope(|s| {
                 s.spawn(|| assert_eq!(sem.acquire_many(2).num_permits(), 2));
                 wait_queued(sem, 1);
-                nanos.store(1_000_000, SeqCst);
+                nanos.fetch_add(1_000_000, SeqCst);
                 assert_eq!(sem.available_permits(), 1);
                 assert!(sem.try_acquire().is_none());
                 sem.add_permits(1);
