@@ -517,8 +517,8 @@ fn limits_accept_the_maximum() {
 
 /// Runs `f`, which must panic with a message containing `expected`.
 fn expect_panic(expected: &str, f: impl FnOnce()) {
-    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-        .expect_err("expected a panic");
+    let err =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("expected a panic");
     let msg = err
         .downcast_ref::<String>()
         .map(String::as_str)
@@ -580,16 +580,22 @@ fn rounds_of_acquire_and_add_never_overflow() {
 fn bad_input_panics_and_changes_nothing() {
     let max = Semaphore::MAX_PERMITS;
     expect_panic("Semaphore::new: ", || drop(Semaphore::new(max + 1)));
-    expect_panic("Semaphore::new_fifo: ", || drop(Semaphore::new_fifo(max + 1)));
+    expect_panic("Semaphore::new_fifo: ", || {
+        drop(Semaphore::new_fifo(max + 1))
+    });
     expect_panic("Semaphore::with_clock_for_tests: ", || {
-        drop(Semaphore::with_clock_for_tests(usize::MAX, || Duration::ZERO))
+        drop(Semaphore::with_clock_for_tests(usize::MAX, || {
+            Duration::ZERO
+        }))
     });
     for sem in both_modes(2) {
         let held = sem.acquire();
         expect_panic("Semaphore::add_permits: ", || sem.add_permits(max + 1));
         expect_panic("Semaphore::add_permits: ", || sem.add_permits(usize::MAX));
         expect_panic("Semaphore::add_permits: ", || sem.add_permits(max - 1));
-        expect_panic("Semaphore::acquire_many: ", || drop(sem.acquire_many(max + 1)));
+        expect_panic("Semaphore::acquire_many: ", || {
+            drop(sem.acquire_many(max + 1))
+        });
         expect_panic("Semaphore::acquire_many_timeout: ", || {
             drop(sem.acquire_many_timeout(usize::MAX, Duration::ZERO))
         });
@@ -615,10 +621,7 @@ fn huge_timeout_waits_for_a_release() {
     for sem in both_modes(0) {
         watchdog("huge_timeout", 60, || {
             std::thread::scope(|s| {
-                let h = s.spawn(|| {
-                    sem.acquire_timeout(Duration::MAX)
-                        .map(|p| p.num_permits())
-                });
+                let h = s.spawn(|| sem.acquire_timeout(Duration::MAX).map(|p| p.num_permits()));
                 wait_queued(&sem, 1);
                 sem.add_permits(1);
                 assert_eq!(h.join().unwrap(), Some(1));
@@ -690,7 +693,10 @@ fn fairness_bound_covers_banked_permits() {
 
             // The head has now waited 10 ms: the banked permit is its.
             nanos.fetch_add(10_000_000, SeqCst);
-            assert!(sem.try_acquire().is_none(), "a newcomer took a banked permit");
+            assert!(
+                sem.try_acquire().is_none(),
+                "a newcomer took a banked permit"
+            );
             assert!(sem.try_acquire_many(1).is_none());
             assert!(sem.acquire_timeout(Duration::from_millis(1)).is_none());
             assert_eq!(sem.available_permits(), 1);
