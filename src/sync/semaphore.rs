@@ -56,9 +56,10 @@
 //! held by `Permit`s, or handed to a queued waiter. Only `add_permits` (up,
 //! checked against [`Semaphore::MAX_PERMITS`] in one read-modify-write) and
 //! `Permit::forget` (down) change it; acquires and releases move permits
-//! between those places without touching it. A permit is added to `total`
-//! before it exists and forgotten before it is subtracted, so the count
-//! never exceeds `MAX_PERMITS` and a release (a `Permit` drop) can neither
+//! between those places without touching it. `add_permits` raises `total`
+//! before its permits exist and `forget` lowers it only after its permits
+//! are gone, so `total` never counts fewer than exist: the count never
+//! exceeds `MAX_PERMITS`, and a release (a `Permit` drop) can neither
 //! overflow nor panic.
 //!
 //! # Progress
@@ -820,17 +821,18 @@ impl Semaphore {
         nanos(now()).saturating_sub(since) >= nanos(FAIRNESS_BOUND)
     }
 
-    /// Publishes the new head's enqueue time for newcomers (the default
-    /// mode's barging check). Call under the list lock whenever the head
-    /// changes to the live, linked waiter `head`.
-    fn publish_head(&self, head: *const Waiter) {
-        if !self.fifo {
-            // SAFETY: the caller passes a linked waiter, live while linked;
-            // `since` is immutable.
-            let since = unsafe { (*head).since };
-            // Relaxed: see the orderings table.
-            self.head_since.store(nanos(since), Relaxed);
+    /// Publishes the head's enqueue time for newcomers (the default mode's
+    /// barging check). Call whenever the head of `list` (this semaphore's,
+    /// so its lock is held) changed.
+    fn publish_head(&self, list: &WaitList) {
+        if self.fifo || list.head.is_null() {
+            return;
         }
+        // SAFETY: linked waiters are live, and `list` borrows the lock, so
+        // the head stays linked meanwhile; `since` is immutable.
+        let since = unsafe { (*list.head).since };
+        // Relaxed: see the orderings table.
+        self.head_since.store(nanos(since), Relaxed);
     }
 
     /// The fast path: one CAS, only while nobody is queued.
@@ -939,8 +941,8 @@ impl Semaphore {
         // once it is unlinked; (2) we hold this semaphore's list lock.
         unsafe { list.push_back(waiter) };
         if list.len == 1 {
-            // The list was empty: we are the head; linked, lock held.
-            self.publish_head(waiter);
+            // The list was empty: we are the new head.
+            self.publish_head(&list);
         }
         false
     }
@@ -1038,7 +1040,7 @@ impl Semaphore {
             self.state.fetch_and(!PARKED, Relaxed);
             return;
         }
-        self.publish_head(head);
+        self.publish_head(list);
         // SAFETY: linked waiters are live; lock held (`list` borrows it).
         let need = unsafe { Waiter::need(head) };
         if self.available_permits() >= need {
