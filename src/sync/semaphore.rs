@@ -1423,6 +1423,29 @@ mod tests {
         }
     }
 
+    /// `total` moves only with `add_permits` and `forget`; acquires,
+    /// releases, hand-offs and timeouts leave it alone.
+    #[test]
+    fn total_counts_permits_in_existence() {
+        let total = |sem: &Semaphore| sem.total.load(SeqCst);
+        let sem = Semaphore::new_fifo(3);
+        let p = sem.acquire_many(2);
+        assert_eq!(total(&sem), 3);
+        p.forget();
+        assert_eq!(total(&sem), 1);
+        sem.acquire_many(0).forget();
+        sem.add_permits(4);
+        assert_eq!((total(&sem), sem.available_permits()), (5, 5));
+        let all = sem.acquire_many(5);
+        std::thread::scope(|s| {
+            let h = s.spawn(|| sem.acquire_many_timeout(2, Duration::from_secs(60)));
+            wait_queued(&sem, 1);
+            drop(all); // FIFO: 2 handed to the waiter, 3 left in the count
+            assert!(h.join().unwrap().is_some_and(|p| p.num_permits() == 2));
+        });
+        assert_eq!((total(&sem), sem.available_permits()), (5, 5));
+    }
+
     #[test]
     #[should_panic(expected = "exceeds Semaphore::MAX_PERMITS")]
     fn new_beyond_max_panics() {
