@@ -177,3 +177,20 @@ fn semaphore_acquire_many_vs_releases() {
         });
     }
 }
+
+/// loom lets a model end with threads still blocked (unjoined): a thread
+/// parked in `acquire` while the main thread holds the only permit to the
+/// end must not make the model fail when loom tears the execution down.
+#[test]
+fn semaphore_unjoined_blocked_acquirer() {
+    for fifo in [false, true] {
+        loom::model(move || {
+            let sem = Arc::new(make(fifo, 1));
+            let s2 = sem.clone();
+            thread::spawn(move || {
+                let _p = s2.acquire();
+            });
+            let _held = sem.acquire();
+        });
+    }
+}

@@ -502,11 +502,283 @@ fn limits_accept_the_maximum() {
     assert_eq!(sem.available_permits(), 0);
     drop(all);
     assert_eq!(sem.available_permits(), Semaphore::MAX_PERMITS);
-    // Holding permits while more are added still fits when they come back.
-    let p = sem.acquire_many(Semaphore::MAX_PERMITS);
+    let all = sem.try_acquire_many(Semaphore::MAX_PERMITS).unwrap();
+    drop(all);
+    let all = sem
+        .acquire_many_timeout(Semaphore::MAX_PERMITS, Duration::ZERO)
+        .unwrap();
+    drop(all);
+    assert_eq!(sem.available_permits(), Semaphore::MAX_PERMITS);
+
+    let sem = Semaphore::new(0);
     sem.add_permits(Semaphore::MAX_PERMITS);
-    drop(p);
-    assert_eq!(sem.available_permits(), 2 * Semaphore::MAX_PERMITS);
+    assert_eq!(sem.available_permits(), Semaphore::MAX_PERMITS);
+}
+
+/// Runs `f`, which must panic with a message containing `expected`.
+fn expect_panic(expected: &str, f: impl FnOnce()) {
+    let err =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("expected a panic");
+    let msg = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("");
+    assert!(msg.contains(expected), "panic message {msg:?}");
+}
+
+/// `MAX_PERMITS` bounds the total (available + held + handed to waiters),
+/// not only what is available: permits held while more are added would
+/// otherwise overflow the count when they come back, and a release (a
+/// `Permit` drop) must never panic. Before the fix the second
+/// `add_permits(MAX)` was accepted, and the fourth round's drops panicked.
+#[test]
+fn max_permits_counts_held_permits() {
+    for sem in both_modes(Semaphore::MAX_PERMITS) {
+        let all = sem.acquire_many(Semaphore::MAX_PERMITS);
+        expect_panic("exceeds Semaphore::MAX_PERMITS", || {
+            sem.add_permits(Semaphore::MAX_PERMITS)
+        });
+        expect_panic("exceeds Semaphore::MAX_PERMITS", || sem.add_permits(1));
+        assert_eq!(sem.available_permits(), 0, "a failed add changed nothing");
+        drop(all);
+        assert_eq!(sem.available_permits(), Semaphore::MAX_PERMITS);
+
+        // Forgetting permits lowers the total: they may be added again.
+        sem.acquire_many(3).forget();
+        sem.add_permits(3);
+        expect_panic("exceeds Semaphore::MAX_PERMITS", || sem.add_permits(1));
+        assert_eq!(sem.available_permits(), Semaphore::MAX_PERMITS);
+        assert_eq!(sem.try_acquire().unwrap().num_permits(), 1);
+    }
+}
+
+/// The reported sequence: four rounds of `acquire_many(MAX)` and
+/// `add_permits(MAX)`. Only the first add fits; every release succeeds and
+/// nothing is lost.
+#[test]
+fn rounds_of_acquire_and_add_never_overflow() {
+    let sem = Semaphore::new(Semaphore::MAX_PERMITS);
+    let mut held = Vec::new();
+    let mut accepted = 0;
+    for _ in 0..4 {
+        if let Some(p) = sem.try_acquire_many(Semaphore::MAX_PERMITS) {
+            held.push(p);
+        }
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            sem.add_permits(Semaphore::MAX_PERMITS)
+        }));
+        accepted += usize::from(r.is_ok());
+    }
+    assert_eq!(accepted, 0, "held + available would exceed MAX_PERMITS");
+    drop(held);
+    assert_eq!(sem.available_permits(), Semaphore::MAX_PERMITS);
+}
+
+/// Bad input is a documented panic that leaves the semaphore as it was.
+#[test]
+fn bad_input_panics_and_changes_nothing() {
+    let max = Semaphore::MAX_PERMITS;
+    expect_panic("Semaphore::new: ", || drop(Semaphore::new(max + 1)));
+    expect_panic("Semaphore::new_fifo: ", || {
+        drop(Semaphore::new_fifo(max + 1))
+    });
+    expect_panic("Semaphore::with_clock_for_tests: ", || {
+        drop(Semaphore::with_clock_for_tests(usize::MAX, || {
+            Duration::ZERO
+        }))
+    });
+    for sem in both_modes(2) {
+        let held = sem.acquire();
+        expect_panic("Semaphore::add_permits: ", || sem.add_permits(max + 1));
+        expect_panic("Semaphore::add_permits: ", || sem.add_permits(usize::MAX));
+        expect_panic("Semaphore::add_permits: ", || sem.add_permits(max - 1));
+        expect_panic("Semaphore::acquire_many: ", || {
+            drop(sem.acquire_many(max + 1))
+        });
+        expect_panic("Semaphore::acquire_many_timeout: ", || {
+            drop(sem.acquire_many_timeout(usize::MAX, Duration::ZERO))
+        });
+        assert!(sem.try_acquire_many(max + 1).is_none());
+        assert!(sem.try_acquire_many(usize::MAX).is_none());
+        // Not above the limit, but above what exists: waits, times out.
+        assert!(sem
+            .acquire_many_timeout(max, Duration::from_millis(1))
+            .is_none());
+        assert_eq!(sem.available_permits(), 1);
+        assert_eq!(sem.queued_waiters_for_tests(), 0);
+        drop(held);
+        // Still whole: the two permits and room for exactly max - 2 more.
+        assert_eq!(sem.acquire_many(2).num_permits(), 2);
+        sem.add_permits(max - 2);
+        assert_eq!(sem.available_permits(), max);
+    }
+}
+
+/// A deadline beyond the clock's range waits without panicking.
+#[test]
+fn huge_timeout_waits_for_a_release() {
+    for sem in both_modes(0) {
+        watchdog("huge_timeout", 60, || {
+            std::thread::scope(|s| {
+                let h = s.spawn(|| sem.acquire_timeout(Duration::MAX).map(|p| p.num_permits()));
+                wait_queued(&sem, 1);
+                sem.add_permits(1);
+                assert_eq!(h.join().unwrap(), Some(1));
+            });
+        });
+        assert_eq!(sem.available_permits(), 1);
+    }
+}
+
+/// Zero permits are an empty `Permit` at once in every mode and through
+/// every acquire variant, even with a waiter queued that has priority.
+/// Before the fix, in FIFO mode `try_acquire_many(0)` and the timeout
+/// variant failed and `acquire_many(0)` blocked behind the queued waiter.
+#[test]
+fn zero_permits_return_at_once() {
+    let nanos = Arc::new(AtomicU64::new(0));
+    let clock = nanos.clone();
+    let sems = [
+        Semaphore::new_fifo(1),
+        Semaphore::new(1),
+        // Default mode with the first waiter past the fairness bound.
+        Semaphore::with_clock_for_tests(1, move || Duration::from_nanos(clock.load(SeqCst))),
+    ];
+    for sem in &sems {
+        let held = sem.acquire();
+        watchdog("zero_permits", 60, || {
+            std::thread::scope(|s| {
+                s.spawn(|| sem.acquire().forget());
+                wait_queued(sem, 1);
+                nanos.fetch_add(10_000_000, SeqCst);
+                let quick = (
+                    sem.try_acquire_many(0).map(|p| p.num_permits()),
+                    sem.acquire_many_timeout(0, Duration::ZERO).map(|p| {
+                        let n = p.num_permits();
+                        p.forget();
+                        n
+                    }),
+                );
+                if quick != (Some(0), Some(0)) {
+                    drop(held); // let the waiter finish, then fail
+                    panic!("(try_acquire_many(0), acquire_many_timeout(0, 0)) = {quick:?}");
+                }
+                // Would block (caught by the watchdog) if it waited its turn.
+                assert_eq!(sem.acquire_many(0).num_permits(), 0);
+                assert_eq!(sem.queued_waiters_for_tests(), 1);
+                drop(held);
+            });
+        });
+        assert_eq!(sem.available_permits(), 0);
+        sem.add_permits(1);
+        assert_eq!(sem.available_permits(), 1);
+    }
+}
+
+/// The fairness hole: permits released while the first waiter is younger
+/// than the bound go to the count; once it has waited the bound, a
+/// newcomer must not take them either (before the fix `try_acquire`
+/// succeeded here). The head wants 3, so it cannot take the banked permit
+/// itself; the next releases hand it the rest and drain the banked one.
+#[test]
+fn fairness_bound_covers_banked_permits() {
+    let nanos = Arc::new(AtomicU64::new(1_000_000));
+    let clock = nanos.clone();
+    let sem = Semaphore::with_clock_for_tests(0, move || Duration::from_nanos(clock.load(SeqCst)));
+    watchdog("fairness_banked", 60, || {
+        std::thread::scope(|s| {
+            let head = s.spawn(|| sem.acquire_many(3).forget());
+            wait_queued(&sem, 1);
+
+            // Young head: the permit is banked in the count.
+            nanos.fetch_add(100_000, SeqCst);
+            sem.add_permits(1);
+            assert_eq!(sem.available_permits(), 1);
+
+            // The head has now waited 10 ms: the banked permit is its.
+            // (Checked after the head is served, so a failure does not hang.)
+            nanos.fetch_add(10_000_000, SeqCst);
+            let newcomers_got = [
+                sem.try_acquire().is_some(),
+                sem.try_acquire_many(1).is_some(),
+                sem.acquire_timeout(Duration::from_millis(1)).is_some(),
+            ];
+            let banked = sem.available_permits();
+
+            sem.add_permits(2);
+            head.join().unwrap();
+            assert_eq!(newcomers_got, [false; 3], "a newcomer took a banked permit");
+            assert_eq!(banked, 1);
+        });
+    });
+    assert_eq!(sem.available_permits(), 0);
+    assert_eq!(sem.queued_waiters_for_tests(), 0);
+}
+
+/// A newcomer that arrives while the first waiter is past the bound and
+/// the count could serve it queues behind that waiter instead of taking.
+#[test]
+fn newcomer_queues_behind_a_due_head() {
+    let nanos = Arc::new(AtomicU64::new(0));
+    let clock = nanos.clone();
+    let sem = Semaphore::with_clock_for_tests(0, move || Duration::from_nanos(clock.load(SeqCst)));
+    let order = Mutex::new(Vec::new());
+    watchdog("fairness_newcomer", 60, || {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                sem.acquire_many(2).forget();
+                order.lock().unwrap().push("head");
+            });
+            wait_queued(&sem, 1);
+            sem.add_permits(1); // young head: banked
+            nanos.store(1_000_000, SeqCst);
+            s.spawn(|| {
+                sem.acquire().forget();
+                order.lock().unwrap().push("newcomer");
+            });
+            // Until it queued (or, wrongly, took the banked permit).
+            while sem.queued_waiters_for_tests() < 2 && order.lock().unwrap().is_empty() {
+                std::thread::yield_now();
+            }
+            sem.add_permits(1); // hand-off + the banked one: head served
+            while order.lock().unwrap().is_empty() {
+                std::thread::yield_now();
+            }
+            sem.add_permits(1);
+        });
+    });
+    assert_eq!(*order.lock().unwrap(), ["head", "newcomer"]);
+    assert_eq!(sem.available_permits(), 0);
+}
+
+/// `available_permits` counts the permits in the free count, including
+/// those that newcomers may not take because a queued waiter has priority
+/// (FIFO mode, or the first waiter past the fairness bound): they are
+/// neither held nor handed out yet, and `try_acquire` still fails.
+#[test]
+fn available_permits_includes_permits_reserved_for_the_queue() {
+    let nanos = Arc::new(AtomicU64::new(0));
+    let clock = nanos.clone();
+    let sems = [
+        Semaphore::new_fifo(1),
+        Semaphore::with_clock_for_tests(1, move || Duration::from_nanos(clock.load(SeqCst))),
+    ];
+    for sem in &sems {
+        watchdog("available_reserved", 60, || {
+            std::thread::scope(|s| {
+                s.spawn(|| assert_eq!(sem.acquire_many(2).num_permits(), 2));
+                wait_queued(sem, 1);
+                nanos.fetch_add(1_000_000, SeqCst);
+                let seen = (sem.available_permits(), sem.try_acquire().is_none());
+                sem.add_permits(1);
+                assert_eq!(seen, (1, true), "(available, try_acquire failed)");
+            });
+        });
+        assert_eq!(sem.available_permits(), 2);
+        // With nobody queued, what it reports can be taken.
+        assert_eq!(sem.try_acquire_many(2).unwrap().num_permits(), 2);
+    }
 }
 
 #[test]

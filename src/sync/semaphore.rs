@@ -4,11 +4,15 @@
 //! # Algorithm
 //!
 //! One atomic word holds the available permits and a `PARKED` bit that says
-//! the waiter queue is non-empty. An acquire that finds enough permits takes
-//! them with one compare-and-swap (in strict-FIFO mode also only while nobody
-//! is queued). Otherwise it spins briefly, then links a waiter record that
-//! lives **on its own stack** (thread handle, wanted count, state) at the tail
-//! of a doubly linked list guarded by an internal lock word (a
+//! the waiter queue is non-empty. An acquire that finds enough permits and
+//! nobody queued takes them with one compare-and-swap. With waiters queued,
+//! a newcomer ("barging") may still take permits from the count, but only in
+//! the default mode and only while the first waiter has waited less than the
+//! fairness bound (0.5 ms): it reads the clock and the first waiter's
+//! enqueue time, which the list lock's holder publishes in `head_since`.
+//! Otherwise it spins briefly, then links a waiter record that lives **on
+//! its own stack** (thread handle, wanted count, enqueue time, state) at the
+//! tail of a doubly linked list guarded by an internal lock word (a
 //! [`SpinMutex`]; no user code ever runs under it) and parks.
 //!
 //! A release on a word without `PARKED` adds to the count with one CAS.
@@ -17,12 +21,18 @@
 //! - **hands the permits directly to the head waiter** (they never enter the
 //!   count, so no newcomer can take them) when the semaphore is strict FIFO
 //!   ([`Semaphore::new_fifo`]) or when the head has waited at least the
-//!   fairness bound (0.5 ms), or
+//!   fairness bound, or
 //! - adds them to the count and unparks the head, which then **competes**
 //!   with newcomers: a newcomer may win (no convoy: the lock-holder-preemption
 //!   and wake-up latency of a strict hand-off are paid only by waiters that
 //!   already waited long), and a head that loses stays first in line with its
-//!   original enqueue time, so it is served by hand-off once the bound passes.
+//!   original enqueue time.
+//!
+//! Permits left in the count while waiters are queued ("banked") belong to
+//! the queue once the head has waited the bound: newcomers no longer take
+//! them, the head takes them when it wakes (it was unparked when they were
+//! added) and a release hands them over with its own. So once the first
+//! waiter has waited the bound, nobody overtakes it.
 //!
 //! This is the "eventual fairness" of parking_lot's `RawMutex` (Amanieu
 //! d'Antras, parking_lot `src/raw_mutex.rs`: a fair unlock at least every
@@ -40,6 +50,18 @@
 //! blocking, as in any FIFO semaphore). In the default mode newcomers may
 //! still take permits released while the head is younger than the bound.
 //!
+//! # Limits
+//!
+//! A second word, `total`, counts the permits in existence: in the count,
+//! held by `Permit`s, or handed to a queued waiter. Only `add_permits` (up,
+//! checked against [`Semaphore::MAX_PERMITS`] in one read-modify-write) and
+//! `Permit::forget` (down) change it; acquires and releases move permits
+//! between those places without touching it. `add_permits` raises `total`
+//! before its permits exist and `forget` lowers it only after its permits
+//! are gone, so `total` never counts fewer than exist: the count never
+//! exceeds `MAX_PERMITS`, and a release (a `Permit` drop) can neither
+//! overflow nor panic.
+//!
 //! # Progress
 //!
 //! Blocking. `try_acquire*` and a release without queued waiters are one CAS
@@ -53,7 +75,14 @@
 //! | field | meaning | written by |
 //! |---|---|---|
 //! | bit 0 `PARKED` | the waiter list is non-empty | set by an enqueuer and cleared by whoever unlinks the last waiter, both under the list lock |
-//! | bits 1.. | permits available to `try_acquire` | acquire CAS (−n), release CAS (+n) |
+//! | bits 1.. | permits in the count: neither held nor handed to a waiter | acquire CAS (−n), release CAS (+n) |
+//!
+//! The other shared words:
+//!
+//! | word | meaning | written by |
+//! |---|---|---|
+//! | `total` | permits in existence (count + held + handed to waiters), ≤ `MAX_PERMITS` | `add_permits` (+n, checked), `Permit::forget` (−n) |
+//! | `head_since` | the first waiter's enqueue time (nanoseconds on the fairness clock); meaningful while `PARKED` is set; default mode only | the list lock's holder, whenever the head changes |
 //!
 //! A waiter's `state` word:
 //!
@@ -75,9 +104,19 @@
 //! | draining the count into a waiter | `AcqRel` | as both of the above |
 //! | storing `GRANTED` | `Release` | the waiter's `Acquire` load of its state |
 //! | setting/clearing `PARKED` | `Relaxed` | nothing: the bit only sends releasers to the list lock, whose Acquire/Release orders the list |
+//! | `total` | `Relaxed` | nothing: it only bounds the count; read-modify-writes never lose an update |
+//! | `head_since` | `Relaxed` | nothing: exact under the list lock (written there); a newcomer outside it that reads a stale value reads an earlier head's (older) time and only defers more |
 //!
 //! So a successful acquire synchronizes-with the release that provided its
 //! permits (checked with loom), whichever path they took.
+//!
+//! # Time
+//!
+//! Timeouts and the fairness bound use the monotonic clock, read outside
+//! the list lock. Under loom they use a mock clock owned by the semaphore
+//! (see `Clock`), so that a thread still inside the semaphore after a loom
+//! model's main thread returned (loom allows unjoined threads) never reaches
+//! for loom state that is already torn down.
 //!
 //! [`acquire_many`]: Semaphore::acquire_many
 
@@ -86,11 +125,15 @@ use core::ptr;
 
 use crate::primitive::cell::UnsafeCell;
 use crate::primitive::sync::atomic::{
-    AtomicUsize,
+    AtomicU64, AtomicUsize,
     Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
 use crate::primitive::thread::{self, Thread};
-use crate::primitive::time::{Duration, Instant};
+use crate::primitive::time::Duration;
+#[cfg(not(loom))]
+use crate::primitive::time::Instant;
+#[cfg(loom)]
+use crate::primitive::unmodeled;
 use crate::primitive::Backoff;
 use crate::sync::spin::SpinMutex;
 
@@ -98,11 +141,12 @@ use crate::sync::spin::SpinMutex;
 const PARKED: usize = 1;
 /// Permits are stored above the `PARKED` bit.
 const SHIFT: u32 = 1;
-/// The most permits the count can represent; releases beyond it panic.
-/// `MAX_PERMITS` sits a factor 4 below, so permits held while more are
-/// added still fit when they come back.
+/// The most permits the count could represent. The count never exceeds
+/// `total ≤ Semaphore::MAX_PERMITS`, well below.
 const COUNT_LIMIT: usize = usize::MAX >> SHIFT;
-/// A head waiter that has waited this long is served by direct hand-off.
+const _: () = assert!(Semaphore::MAX_PERMITS <= COUNT_LIMIT);
+/// A head waiter that has waited this long is served by direct hand-off,
+/// and newcomers leave the count to it.
 const FAIRNESS_BOUND: Duration = Duration::from_micros(500);
 /// Brief spinning before queueing (a CAS retry each, with exponential
 /// backoff: about 320 spin hints in all). None under loom: each spin is a
@@ -118,12 +162,95 @@ const WAITING: usize = 0;
 /// Waiter state: unlinked by a releaser with all permits given.
 const GRANTED: usize = 1;
 
-/// The semaphore's notion of time for the fairness bound.
-enum Clock {
-    /// `primitive::time::Instant` (loom's mock clock under loom).
-    Real(Instant),
-    /// Injected by tests through [`Semaphore::with_clock_for_tests`].
-    Injected(Box<dyn Fn() -> Duration + Send + Sync>),
+/// The semaphore's time, as a `Duration` since it was built: for timeouts
+/// and, unless a test injected its own, for the fairness bound.
+///
+/// Normally the monotonic clock. Under loom, a mock clock owned by the
+/// semaphore: it starts at zero and only a timed wait moves it, by the time
+/// it would have slept (see [`park_for`](Self::park_for)), so timeouts fire
+/// in a bounded number of model steps. It lives in the semaphore, not in a
+/// loom lazy static: loom drops its statics when the model's main thread
+/// returns, and an unjoined thread may still be inside the semaphore then
+/// (the semaphore itself stays alive while any thread can use it). It is a
+/// plain atomic that loom does not model: reading the time is not a
+/// scheduling point and orders nothing, and loom runs a model's threads one
+/// at a time, so every read sees the latest value.
+struct Clock {
+    #[cfg(not(loom))]
+    origin: Instant,
+    /// Nanoseconds since the semaphore was built (saturating).
+    #[cfg(loom)]
+    mock_nanos: unmodeled::AtomicU64,
+    /// Injected by tests through [`Semaphore::with_clock_for_tests`]:
+    /// replaces the clock for the fairness bound only.
+    fairness: Option<Box<dyn Fn() -> Duration + Send + Sync>>,
+}
+
+impl Clock {
+    fn new(fairness: Option<Box<dyn Fn() -> Duration + Send + Sync>>) -> Self {
+        Self {
+            #[cfg(not(loom))]
+            origin: Instant::now(),
+            #[cfg(loom)]
+            mock_nanos: unmodeled::AtomicU64::new(0),
+            fairness,
+        }
+    }
+
+    /// Time since the semaphore was built.
+    #[cfg(not(loom))]
+    fn elapsed(&self) -> Duration {
+        self.origin.elapsed()
+    }
+
+    /// Time since the semaphore was built, on the mock clock.
+    #[cfg(loom)]
+    fn elapsed(&self) -> Duration {
+        // Relaxed: not modeled by loom and ordering nothing (see the type).
+        Duration::from_nanos(self.mock_nanos.load(unmodeled::Ordering::Relaxed))
+    }
+
+    /// Time on the fairness clock.
+    fn fairness_now(&self) -> Duration {
+        match &self.fairness {
+            Some(f) => f(),
+            None => self.elapsed(),
+        }
+    }
+
+    /// The deadline `timeout` from now, or `None` (wait forever) if it lies
+    /// beyond the clock's range.
+    fn deadline(&self, timeout: Duration) -> Option<Duration> {
+        let deadline = self.elapsed().checked_add(timeout);
+        #[cfg(loom)]
+        let deadline = deadline.filter(|d| u64::try_from(d.as_nanos()).is_ok());
+        deadline
+    }
+
+    /// Parks the calling thread for at most `dur` (it may wake earlier).
+    #[cfg(not(loom))]
+    fn park_for(&self, dur: Duration) {
+        thread::park_timeout(dur);
+    }
+
+    /// Loom has no timed park: yields (a spurious wake-up, which every
+    /// caller tolerates) and moves the mock clock forward by `dur`.
+    #[cfg(loom)]
+    fn park_for(&self, dur: Duration) {
+        let add = nanos(dur);
+        // Relaxed: as in `elapsed`.
+        let _ = self.mock_nanos.fetch_update(
+            unmodeled::Ordering::Relaxed,
+            unmodeled::Ordering::Relaxed,
+            |t| Some(t.saturating_add(add)),
+        );
+        thread::yield_now();
+    }
+}
+
+/// `d` in whole nanoseconds, saturating (585 years).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// A counting semaphore whose waiters park.
@@ -138,13 +265,16 @@ enum Clock {
 ///
 /// Queued waiters are served in FIFO order. In the default mode
 /// ([`new`](Self::new)) a thread that arrives while others are queued may
-/// still take permits that are released while the first queued waiter has
-/// waited less than 0.5 ms; once it has waited longer, releases hand their
-/// permits directly to it and nobody can overtake it. This avoids the convoys
-/// of strict hand-off (every release waiting for a sleeping thread to wake)
-/// while bounding how long a waiter can be overtaken. [`new_fifo`](Self::new_fifo)
-/// never lets anyone overtake a queued waiter: releases always hand off, and
-/// `try_acquire` fails while anyone waits.
+/// still take free permits while the first queued waiter has waited less
+/// than 0.5 ms (the fairness bound); once it has waited that long, nobody
+/// can overtake it: releases hand their permits directly to it, and
+/// newcomers leave the free permits to it too (`try_acquire` fails, an
+/// `acquire` queues). This avoids the convoys of strict hand-off (every
+/// release waiting for a sleeping thread to wake) while bounding how long a
+/// waiter can be overtaken. [`new_fifo`](Self::new_fifo) never lets anyone
+/// overtake a queued waiter: releases always hand off, and `try_acquire`
+/// fails while anyone waits. Acquiring zero permits never waits, in either
+/// mode.
 ///
 /// A queued [`acquire_many`](Self::acquire_many) holds up the waiters behind
 /// it until its whole request is covered (head-of-line blocking); released
@@ -152,9 +282,12 @@ enum Clock {
 ///
 /// # Limits
 ///
-/// At most [`MAX_PERMITS`](Self::MAX_PERMITS) permits: `new`, `add_permits`
-/// and `acquire_many` beyond it panic. `acquire_many(n)` with `n` above the
-/// current total waits until enough permits are added.
+/// At most [`MAX_PERMITS`](Self::MAX_PERMITS) permits in existence: free,
+/// held by a [`Permit`], or already handed to a queued waiter. `new`,
+/// `add_permits` and `acquire_many` beyond it panic (see each method);
+/// [`Permit::forget`] makes room again. So returning permits can never
+/// overflow: dropping a `Permit` never panics. `acquire_many(n)` with `n`
+/// above the current total waits until enough permits are added.
 ///
 /// No poisoning: a panic while a `Permit` is held releases it during
 /// unwinding.
@@ -182,12 +315,29 @@ enum Clock {
 pub struct Semaphore {
     /// `permits << SHIFT | PARKED`; see the state table in the module docs.
     state: AtomicUsize,
+    /// Permits in existence: in the count, held, or handed to waiters.
+    /// Invariant: `≤ MAX_PERMITS`, and never below what exists.
+    total: AtomicUsize,
+    /// The head waiter's `since`, in nanoseconds (default mode; see the
+    /// module docs). Written only under the list lock.
+    head_since: AtomicU64,
     /// The queue of parked waiters. Invariant: `PARKED` is set exactly when
     /// it is non-empty, as seen by a holder of this lock.
     list: SpinMutex<WaitList>,
     /// Strict FIFO: always hand off, no barging while anyone waits.
     fifo: bool,
     clock: Clock,
+}
+
+/// What a newcomer's attempt to take permits from the count found.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Take {
+    /// It took them.
+    Taken,
+    /// The count holds too few.
+    Short,
+    /// Waiters are queued and the first has priority over newcomers.
+    Barred,
 }
 
 /// A waiter record, on the stack of the thread that waits.
@@ -203,7 +353,7 @@ struct Waiter {
     thread: Thread,
     /// Permits requested (≥ 1).
     wanted: usize,
-    /// Enqueue time on the semaphore's clock.
+    /// Enqueue time on the fairness clock.
     since: Duration,
     links: UnsafeCell<Links>,
 }
@@ -349,10 +499,14 @@ impl Wake {
 }
 
 impl Semaphore {
-    /// The largest number of permits a semaphore holds: `usize::MAX >> 3`.
+    /// The largest number of permits a semaphore has in existence, free or
+    /// held together: `usize::MAX >> 3`.
     ///
-    /// [`new`](Self::new), [`add_permits`](Self::add_permits) and
-    /// [`acquire_many`](Self::acquire_many) panic beyond it.
+    /// [`new`](Self::new) and [`acquire_many`](Self::acquire_many) panic
+    /// beyond it, and so does [`add_permits`](Self::add_permits) when the
+    /// free permits, the held ones and the new ones together would exceed
+    /// it. Bounding the total rather than the free permits is what keeps a
+    /// release from ever overflowing.
     pub const MAX_PERMITS: usize = usize::MAX >> 3;
 
     /// A semaphore with `permits` permits and eventual fairness (see the
@@ -369,7 +523,7 @@ impl Semaphore {
     /// assert_eq!(sem.available_permits(), 3);
     /// ```
     pub fn new(permits: usize) -> Self {
-        Self::build(permits, false, Clock::Real(Instant::now()))
+        Self::build("Semaphore::new", permits, false, Clock::new(None))
     }
 
     /// A strictly FIFO semaphore: permits go to queued waiters in arrival
@@ -391,13 +545,15 @@ impl Semaphore {
     /// assert!(sem.try_acquire().is_some());
     /// ```
     pub fn new_fifo(permits: usize) -> Self {
-        Self::build(permits, true, Clock::Real(Instant::now()))
+        Self::build("Semaphore::new_fifo", permits, true, Clock::new(None))
     }
 
     /// **Test-only, not a stable API.** A default-mode semaphore whose
     /// fairness bound is measured on `clock` (time since an arbitrary
     /// origin) instead of the monotonic clock, so tests can step time past
-    /// the bound deterministically. The clock is read outside the list lock.
+    /// the bound deterministically. Timeouts still use the monotonic clock.
+    /// The clock is read outside the list lock, by newcomers too while
+    /// waiters are queued.
     ///
     /// # Panics
     ///
@@ -415,15 +571,19 @@ impl Semaphore {
         permits: usize,
         clock: impl Fn() -> Duration + Send + Sync + 'static,
     ) -> Self {
-        Self::build(permits, false, Clock::Injected(Box::new(clock)))
+        let clock = Clock::new(Some(Box::new(clock)));
+        Self::build("Semaphore::with_clock_for_tests", permits, false, clock)
     }
 
-    fn build(permits: usize, fifo: bool, clock: Clock) -> Self {
+    #[track_caller]
+    fn build(what: &str, permits: usize, fifo: bool, clock: Clock) -> Self {
         if permits > Self::MAX_PERMITS {
-            too_many("Semaphore::new", permits);
+            too_many(what, permits);
         }
         Self {
             state: AtomicUsize::new(permits << SHIFT),
+            total: AtomicUsize::new(permits),
+            head_since: AtomicU64::new(0),
             list: SpinMutex::new(WaitList::new()),
             fifo,
             clock,
@@ -460,10 +620,11 @@ impl Semaphore {
 
     /// Takes `n` permits at once, parking until all are available (never a
     /// part of them: no deadlock between two partial holders). `n = 0`
-    /// returns at once. With `n` above the current total it waits until
-    /// [`add_permits`](Self::add_permits) makes up the difference. While it
-    /// is first in the queue, the waiters behind it wait too (see the type
-    /// docs).
+    /// returns an empty `Permit` at once, in either mode and even while
+    /// waiters are queued (it synchronizes with nothing). With `n` above the
+    /// current total it waits until [`add_permits`](Self::add_permits) makes
+    /// up the difference. While it is first in the queue, the waiters behind
+    /// it wait too (see the type docs).
     ///
     /// # Panics
     ///
@@ -482,15 +643,17 @@ impl Semaphore {
         if n > Self::MAX_PERMITS {
             too_many("Semaphore::acquire_many", n);
         }
-        if !self.try_take_once(n) {
+        if n > 0 && !self.try_take_once(n) {
             let took = self.acquire_slow(n, None);
             debug_assert!(took);
         }
         Permit { sem: self, n }
     }
 
-    /// Takes one permit if one is available now (in FIFO mode: and nobody
-    /// is queued).
+    /// Takes one permit if a newcomer may take one now: one is free and
+    /// nobody queued has priority (see the type docs: in FIFO mode, nobody
+    /// is queued; in the default mode, the first waiter has waited less than
+    /// the fairness bound).
     ///
     /// # Examples
     ///
@@ -505,8 +668,10 @@ impl Semaphore {
         self.try_acquire_many(1)
     }
 
-    /// Takes `n` permits if all are available now (in FIFO mode: and nobody
-    /// is queued). `None` for `n > MAX_PERMITS`.
+    /// Takes `n` permits if a newcomer may take them now (as for
+    /// [`try_acquire`](Self::try_acquire)). `n = 0` always succeeds with an
+    /// empty `Permit`. `None` for `n > MAX_PERMITS` (no semaphore ever has
+    /// that many), without panicking.
     ///
     /// # Examples
     ///
@@ -517,7 +682,8 @@ impl Semaphore {
     /// ```
     #[inline]
     pub fn try_acquire_many(&self, n: usize) -> Option<Permit<'_>> {
-        (n <= Self::MAX_PERMITS && self.try_take(n)).then(|| Permit { sem: self, n })
+        let ok = n == 0 || (n <= Self::MAX_PERMITS && self.try_take(n) == Take::Taken);
+        ok.then(|| Permit { sem: self, n })
     }
 
     /// Takes one permit, parking at most `timeout`.
@@ -545,6 +711,8 @@ impl Semaphore {
     /// Takes `n` permits, parking at most `timeout`; see
     /// [`acquire_timeout`](Self::acquire_timeout) for what a timeout does
     /// with permits already handed to the waiter (they are released).
+    /// `n = 0` returns an empty `Permit` at once; a `timeout` too large for
+    /// the clock waits without limit.
     ///
     /// # Panics
     ///
@@ -562,18 +730,25 @@ impl Semaphore {
         if n > Self::MAX_PERMITS {
             too_many("Semaphore::acquire_many_timeout", n);
         }
-        if self.try_take_once(n) {
+        if n == 0 || self.try_take_once(n) {
             return Some(Permit { sem: self, n });
         }
         // A deadline past the clock's range waits forever.
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = self.clock.deadline(timeout);
         self.acquire_slow(n, deadline)
             .then(|| Permit { sem: self, n })
     }
 
-    /// The permits available right now to `try_acquire` (a snapshot; in
-    /// FIFO mode they may be reserved for queued waiters). Permits being
-    /// handed to a queued waiter are not counted.
+    /// The free permits right now (a snapshot): those neither held by a
+    /// [`Permit`] nor already handed to a queued waiter.
+    ///
+    /// While waiters are queued, a newcomer may not be allowed to take them:
+    /// in FIFO mode, and in the default mode once the first waiter has
+    /// waited the fairness bound, free permits are reserved for the queue
+    /// (the first waiter takes them when they cover its request, or a
+    /// release hands them over with its own). Then `try_acquire` fails
+    /// although this is non-zero. With nobody queued, all of them can be
+    /// taken.
     ///
     /// # Examples
     ///
@@ -591,11 +766,11 @@ impl Semaphore {
     ///
     /// # Panics
     ///
-    /// If `n > MAX_PERMITS` or if the available permits would exceed
-    /// `MAX_PERMITS` (checked against a snapshot: racing `add_permits`
-    /// calls can overshoot it by a factor of at most the number of racing
-    /// calls; permits coming back beyond `usize::MAX >> 1` panic in the
-    /// release).
+    /// If the permits in existence (free, held by `Permit`s, handed to
+    /// waiters) plus `n` would exceed [`MAX_PERMITS`](Self::MAX_PERMITS),
+    /// for instance `n > MAX_PERMITS`. The check is exact, also against
+    /// racing calls; on panic nothing was added. Permits given up with
+    /// [`Permit::forget`] no longer count.
     ///
     /// # Examples
     ///
@@ -605,13 +780,18 @@ impl Semaphore {
     /// assert_eq!(sem.available_permits(), 2);
     /// ```
     pub fn add_permits(&self, n: usize) {
-        let avail = self.available_permits();
-        if n > Self::MAX_PERMITS || avail + n > Self::MAX_PERMITS {
-            add_overflow(avail, n);
+        if n == 0 {
+            return;
         }
-        if n > 0 {
-            self.release(n);
+        // Relaxed: `total` orders nothing (see the orderings table); the
+        // read-modify-write makes the check exact among racing calls.
+        let admitted = self.total.fetch_update(Relaxed, Relaxed, |t| {
+            t.checked_add(n).filter(|&t| t <= Self::MAX_PERMITS)
+        });
+        if let Err(total) = admitted {
+            add_overflow(total, n);
         }
+        self.release(n);
     }
 
     /// **Test-only, not a stable API.** The number of queued waiters (takes
@@ -627,67 +807,93 @@ impl Semaphore {
         self.list.lock().len
     }
 
-    /// Time on the fairness clock.
-    fn now(&self) -> Duration {
-        match &self.clock {
-            Clock::Real(origin) => Instant::now().duration_since(*origin),
-            Clock::Injected(f) => f(),
+    /// With waiters queued: whether the first has priority over a newcomer
+    /// at fairness time `now()` (always in FIFO mode; in the default mode
+    /// once it has waited the fairness bound). Reads the clock only in the
+    /// default mode.
+    fn newcomer_barred(&self, now: impl FnOnce() -> Duration) -> bool {
+        if self.fifo {
+            return true;
         }
+        // Relaxed: see the orderings table (a stale value is older, so it
+        // errs towards deferring; under the list lock it is exact).
+        let since = self.head_since.load(Relaxed);
+        nanos(now()).saturating_sub(since) >= nanos(FAIRNESS_BOUND)
     }
 
-    /// Whether state `s` lets a newcomer take `n` permits.
-    #[inline]
-    fn can_take(&self, s: usize, n: usize) -> bool {
-        s >> SHIFT >= n && !(self.fifo && s & PARKED != 0)
+    /// Publishes the head's enqueue time for newcomers (the default mode's
+    /// barging check). Call whenever the head of `list` (this semaphore's,
+    /// so its lock is held) changed.
+    fn publish_head(&self, list: &WaitList) {
+        if self.fifo || list.head.is_null() {
+            return;
+        }
+        // SAFETY: linked waiters are live, and `list` borrows the lock, so
+        // the head stays linked meanwhile; `since` is immutable.
+        let since = unsafe { (*list.head).since };
+        // Relaxed: see the orderings table.
+        self.head_since.store(nanos(since), Relaxed);
     }
 
-    /// The fast path: one CAS.
+    /// The fast path: one CAS, only while nobody is queued.
     #[inline]
     fn try_take_once(&self, n: usize) -> bool {
         let s = self.state.load(Relaxed);
         // Acquire: pairs with the Release CAS in `release`/`add_to_count`
         // that added these permits.
-        self.can_take(s, n)
+        s & PARKED == 0
+            && s >> SHIFT >= n
             && self
                 .state
                 .compare_exchange(s, s - (n << SHIFT), Acquire, Relaxed)
                 .is_ok()
     }
 
-    /// Takes `n` permits while a newcomer may; retries lost races.
-    fn try_take(&self, n: usize) -> bool {
+    /// Takes `n` permits as a newcomer may (see `newcomer_barred`); retries
+    /// lost races. Reads the clock at most once.
+    fn try_take(&self, n: usize) -> Take {
         let mut s = self.state.load(Relaxed);
-        while self.can_take(s, n) {
+        let mut barred = None;
+        loop {
+            if s >> SHIFT < n {
+                // FIFO: behind a queue, permits go to the queue anyway.
+                return if self.fifo && s & PARKED != 0 {
+                    Take::Barred
+                } else {
+                    Take::Short
+                };
+            }
+            if s & PARKED != 0
+                && *barred.get_or_insert_with(|| self.newcomer_barred(|| self.clock.fairness_now()))
+            {
+                return Take::Barred;
+            }
             // Acquire: pairs with the Release CAS that added these permits.
             match self
                 .state
                 .compare_exchange_weak(s, s - (n << SHIFT), Acquire, Relaxed)
             {
-                Ok(_) => return true,
+                Ok(_) => return Take::Taken,
                 Err(actual) => s = actual,
             }
         }
-        false
     }
 
     #[cold]
-    fn acquire_slow(&self, n: usize, deadline: Option<Instant>) -> bool {
+    fn acquire_slow(&self, n: usize, deadline: Option<Duration>) -> bool {
         let mut backoff = Backoff::new();
         // `SPIN_TRIES` is 0 under loom: the range is empty on purpose there.
         #[allow(clippy::reversed_empty_ranges)]
         for _ in 0..SPIN_TRIES {
-            if self.try_take(n) {
-                return true;
+            match self.try_take(n) {
+                Take::Taken => return true,
+                // Releases go to the queue now: spinning is pointless.
+                Take::Barred => break,
+                // In the default mode releases may still feed the count.
+                Take::Short => backoff.spin(),
             }
-            // Spinning is pointless behind a queue in FIFO mode (releases go
-            // to the queue); in the default mode they may still feed the
-            // count.
-            if self.fifo && self.state.load(Relaxed) & PARKED != 0 {
-                break;
-            }
-            backoff.spin();
         }
-        let waiter = Waiter::new(n, self.now());
+        let waiter = Waiter::new(n, self.clock.fairness_now());
         if self.enqueue(&waiter) {
             return true;
         }
@@ -699,13 +905,16 @@ impl Semaphore {
     /// Under the list lock, either takes the permits (returns `true`) or
     /// links `waiter` and makes sure `PARKED` is set — one step, so a release
     /// either came before it (its permits are seen here) or sees `PARKED`
-    /// and takes the lock (and so finds the waiter).
+    /// and takes the lock (and so finds the waiter). A newcomer takes only
+    /// what `newcomer_barred` allows, judged at `waiter.since` (the clock is
+    /// not read under the lock).
     fn enqueue(&self, waiter: &Waiter) -> bool {
         let n = waiter.wanted;
         let mut list = self.list.lock();
         let mut s = self.state.load(Relaxed);
         loop {
-            if self.can_take(s, n) {
+            let parked = s & PARKED != 0;
+            if s >> SHIFT >= n && !(parked && self.newcomer_barred(|| waiter.since)) {
                 // Acquire: pairs with the Release CAS that added the permits.
                 match self
                     .state
@@ -714,7 +923,7 @@ impl Semaphore {
                     Ok(_) => return true,
                     Err(actual) => s = actual,
                 }
-            } else if s & PARKED != 0 {
+            } else if parked {
                 break;
             } else {
                 // Relaxed: the bit only sends releasers to the list lock; a
@@ -731,12 +940,16 @@ impl Semaphore {
         // SAFETY: (1) `waiter` lives on our stack and `wait` returns only
         // once it is unlinked; (2) we hold this semaphore's list lock.
         unsafe { list.push_back(waiter) };
+        if list.len == 1 {
+            // The list was empty: we are the new head.
+            self.publish_head(&list);
+        }
         false
     }
 
     /// Parks until `waiter` holds its permits (`true`) or the deadline
     /// passes and it has left the queue (`false`).
-    fn wait(&self, waiter: &Waiter, deadline: Option<Instant>) -> bool {
+    fn wait(&self, waiter: &Waiter, deadline: Option<Duration>) -> bool {
         loop {
             // Acquire: pairs with the Release store of GRANTED in `hand_off`.
             if waiter.state.load(Acquire) == GRANTED {
@@ -745,13 +958,13 @@ impl Semaphore {
             match deadline {
                 None => thread::park(),
                 Some(deadline) => {
-                    let now = Instant::now();
+                    let now = self.clock.elapsed();
                     if now >= deadline {
                         // Timed out but still linked: a release may grant it.
                         crate::hooks::stall_point!("semaphore.timeout.before_cancel");
                         return self.cancel(waiter);
                     }
-                    thread::park_timeout(deadline.duration_since(now));
+                    self.clock.park_for(deadline - now);
                 }
             }
             // Acquire: as above.
@@ -827,6 +1040,7 @@ impl Semaphore {
             self.state.fetch_and(!PARKED, Relaxed);
             return;
         }
+        self.publish_head(list);
         // SAFETY: linked waiters are live; lock held (`list` borrows it).
         let need = unsafe { Waiter::need(head) };
         if self.available_permits() >= need {
@@ -868,13 +1082,12 @@ impl Semaphore {
         }
     }
 
-    /// Adds `n` to the count, keeping the `PARKED` bit.
+    /// Adds `n` to the count, keeping the `PARKED` bit. Never overflows:
+    /// see `release`.
     fn add_to_count(&self, n: usize) {
         let add = |s: usize| {
-            let c = (s >> SHIFT) + n; // ≤ 2 × COUNT_LIMIT < usize::MAX: no wrap
-            if c > COUNT_LIMIT {
-                count_overflow(s >> SHIFT, n);
-            }
+            let c = (s >> SHIFT) + n;
+            debug_assert!(c <= Self::MAX_PERMITS, "count above total");
             Some(c << SHIFT | (s & PARKED))
         };
         // Release: pairs with the Acquire CAS of whoever takes the permits.
@@ -882,15 +1095,15 @@ impl Semaphore {
     }
 
     /// Returns `n` permits: to the count when nobody is queued (one CAS),
-    /// else through the queue.
+    /// else through the queue. Never panics: the permits returned and those
+    /// in the count all exist, so together they are at most `total ≤
+    /// MAX_PERMITS`, far below `COUNT_LIMIT` (the sum cannot wrap either).
     #[inline]
     fn release(&self, n: usize) {
         let mut s = self.state.load(Relaxed);
         while s & PARKED == 0 {
             let c = (s >> SHIFT) + n;
-            if c > COUNT_LIMIT {
-                count_overflow(s >> SHIFT, n);
-            }
+            debug_assert!(c <= Self::MAX_PERMITS, "count above total");
             // Release: pairs with the Acquire CAS of whoever takes them.
             match self
                 .state
@@ -909,7 +1122,7 @@ impl Semaphore {
         let now = if self.fifo {
             Duration::ZERO
         } else {
-            self.now()
+            self.clock.fairness_now()
         };
         let mut wake = Wake::default();
         let mut list = self.list.lock();
@@ -992,16 +1205,11 @@ fn too_many(what: &str, n: usize) -> ! {
 
 #[cold]
 #[track_caller]
-fn add_overflow(avail: usize, n: usize) -> ! {
+fn add_overflow(total: usize, n: usize) -> ! {
     panic!(
-        "Semaphore::add_permits: adding {n} to {avail} available permits exceeds Semaphore::MAX_PERMITS ({})",
+        "Semaphore::add_permits: adding {n} to the {total} permits in existence (free or held) exceeds Semaphore::MAX_PERMITS ({})",
         Semaphore::MAX_PERMITS
     )
-}
-
-#[cold]
-fn count_overflow(avail: usize, n: usize) -> ! {
-    panic!("Semaphore: returning {n} permits to {avail} available overflows the permit count ({COUNT_LIMIT})")
 }
 
 impl fmt::Debug for Semaphore {
@@ -1055,8 +1263,9 @@ impl Permit<'_> {
     }
 
     /// Consumes the permit without releasing it: the semaphore has that
-    /// many fewer permits from now on (undo with
-    /// [`Semaphore::add_permits`]).
+    /// many fewer permits from now on, which also makes room for as many
+    /// under [`Semaphore::MAX_PERMITS`] (undo with
+    /// [`Semaphore::add_permits`]). An empty permit changes nothing.
     ///
     /// # Examples
     ///
@@ -1066,7 +1275,13 @@ impl Permit<'_> {
     /// assert_eq!(sem.available_permits(), 1);
     /// ```
     pub fn forget(mut self) {
-        self.n = 0;
+        let n = core::mem::take(&mut self.n);
+        if n > 0 {
+            // Relaxed: `total` orders nothing (see the orderings table). The
+            // permits are gone (never released) before they leave the
+            // total, so it never counts fewer than exist.
+            self.sem.total.fetch_sub(n, Relaxed);
+        }
     }
 }
 
@@ -1206,6 +1421,29 @@ mod tests {
                 }
             });
         }
+    }
+
+    /// `total` moves only with `add_permits` and `forget`; acquires,
+    /// releases, hand-offs and timeouts leave it alone.
+    #[test]
+    fn total_counts_permits_in_existence() {
+        let total = |sem: &Semaphore| sem.total.load(SeqCst);
+        let sem = Semaphore::new_fifo(3);
+        let p = sem.acquire_many(2);
+        assert_eq!(total(&sem), 3);
+        p.forget();
+        assert_eq!(total(&sem), 1);
+        sem.acquire_many(0).forget();
+        sem.add_permits(4);
+        assert_eq!((total(&sem), sem.available_permits()), (5, 5));
+        let all = sem.acquire_many(5);
+        std::thread::scope(|s| {
+            let h = s.spawn(|| sem.acquire_many_timeout(2, Duration::from_secs(60)));
+            wait_queued(&sem, 1);
+            drop(all); // FIFO: 2 handed to the waiter, 3 left in the count
+            assert!(h.join().unwrap().is_some_and(|p| p.num_permits() == 2));
+        });
+        assert_eq!((total(&sem), sem.available_permits()), (5, 5));
     }
 
     #[test]
