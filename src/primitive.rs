@@ -11,12 +11,8 @@
 //!   `fence(SeqCst)` under loom (stronger, never weaker).
 //! - loom's `UnsafeCell` exposes `with`/`with_mut` closures instead of `get`:
 //!   [`cell::UnsafeCell`] wraps std's with the same closures.
-//! - loom has no clock and no `park_timeout`: [`time::Instant`] reads a mock
-//!   clock under loom that only [`time::advance`] and
-//!   [`thread::park_timeout`] move; `park_timeout` under loom yields (a
-//!   spurious wake-up, which every caller must tolerate anyway) and advances
-//!   the mock clock by the requested duration, so timeouts fire in bounded
-//!   model steps.
+//! - loom has no clock and no `park_timeout`: neither is offered under loom
+//!   (see [`time`]); the semaphore keeps a mock clock of its own there.
 //! - crossbeam-utils' `Backoff` calls std's spin hint and `yield_now` even
 //!   under loom, so a loom model would never see a scheduling point in a spin
 //!   loop: [`Backoff`] is ours.
@@ -124,77 +120,16 @@ pub(crate) mod thread {
     pub(crate) use loom::thread::{current, park, yield_now, Thread};
     #[cfg(not(loom))]
     pub(crate) use std::thread::{current, park, park_timeout, yield_now, Thread};
-
-    /// Loom has no `park_timeout`: yield (a spurious wake-up) and move the
-    /// mock clock forward by `dur`, so a caller looping until its deadline
-    /// finishes in a bounded number of model steps.
-    #[cfg(loom)]
-    pub(crate) fn park_timeout(dur: core::time::Duration) {
-        super::time::advance(dur);
-        loom::thread::yield_now();
-    }
 }
 
-/// Monotonic time (a mock clock under loom).
+/// Monotonic time. Loom has no clock, and none is offered under loom: a
+/// mock clock in a loom lazy static would be torn down while an unjoined
+/// model thread may still read it. A structure that needs time under loom
+/// keeps its own (the semaphore's `Clock`).
 pub(crate) mod time {
     pub(crate) use core::time::Duration;
     #[cfg(not(loom))]
     pub(crate) use std::time::Instant;
-
-    /// A point on loom's mock clock, in nanoseconds since the model started.
-    #[cfg(loom)]
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-    pub(crate) struct Instant(u64);
-
-    #[cfg(loom)]
-    loom::lazy_static! {
-        static ref MOCK_NANOS: loom::sync::atomic::AtomicU64 = loom::sync::atomic::AtomicU64::new(0);
-    }
-
-    #[cfg(loom)]
-    impl Instant {
-        /// Reads the mock clock.
-        pub(crate) fn now() -> Self {
-            Instant(MOCK_NANOS.load(core::sync::atomic::Ordering::SeqCst))
-        }
-
-        /// Time elapsed on the mock clock since `self`.
-        pub(crate) fn elapsed(&self) -> Duration {
-            Self::now().duration_since(*self)
-        }
-
-        /// `self - earlier`, saturating at zero.
-        pub(crate) fn duration_since(&self, earlier: Self) -> Duration {
-            Duration::from_nanos(self.0.saturating_sub(earlier.0))
-        }
-
-        /// `self + d`, or `None` on overflow.
-        pub(crate) fn checked_add(&self, d: Duration) -> Option<Self> {
-            u64::try_from(d.as_nanos())
-                .ok()
-                .and_then(|n| self.0.checked_add(n))
-                .map(Instant)
-        }
-    }
-
-    #[cfg(loom)]
-    impl core::ops::Add<Duration> for Instant {
-        type Output = Instant;
-        fn add(self, d: Duration) -> Instant {
-            self.checked_add(d).expect("mock clock overflow")
-        }
-    }
-
-    /// Moves loom's mock clock forward by `d` (a no-op outside loom).
-    pub(crate) fn advance(d: Duration) {
-        #[cfg(loom)]
-        MOCK_NANOS.fetch_add(
-            u64::try_from(d.as_nanos()).unwrap_or(u64::MAX),
-            core::sync::atomic::Ordering::SeqCst,
-        );
-        #[cfg(not(loom))]
-        let _ = d;
-    }
 }
 
 #[cfg(loom)]
