@@ -100,10 +100,22 @@ impl Domain {
         }
     }
 
-    /// Forces a pass on every shard.
+    /// Runs rounds of passes over every shard until a whole round reclaims
+    /// nothing. A drop function run by one round may retire more objects
+    /// (a chain of owners): the next round, with a fresh hazard snapshot,
+    /// reclaims those, so one flush leaves nothing unprotected behind, however
+    /// deep the chain. Each extra round follows a round that reclaimed at
+    /// least one object, so the number of rounds is at most one more than
+    /// the number of objects reclaimed.
     pub(crate) fn flush(&self) {
-        for shard in 0..SHARDS {
-            self.pass(shard);
+        loop {
+            let mut reclaimed = 0;
+            for shard in 0..SHARDS {
+                reclaimed += self.pass(shard);
+            }
+            if reclaimed == 0 {
+                return;
+            }
         }
     }
 
@@ -112,14 +124,15 @@ impl Domain {
     ///
     /// Re-entrant: the list is taken before any drop function runs, so a
     /// drop function that retires (even into this shard, even triggering a
-    /// nested pass) finds a consistent domain.
+    /// nested pass) finds a consistent domain. Returns the number of objects
+    /// reclaimed.
     #[cold]
     #[inline(never)]
-    fn pass(&self, shard: usize) {
+    fn pass(&self, shard: usize) -> usize {
         let shard = &self.shards[shard];
         let mut cur = shard.take();
         if cur.is_null() {
-            return;
+            return 0;
         }
         // Every object on the taken chain was unlinked before it was
         // retired, so before this fence; a reader whose witness ran after
@@ -164,6 +177,7 @@ impl Domain {
             unsafe { shard.push_chain(kept_first, kept_last) };
         }
         shard.note_reclaimed(reclaimed);
+        reclaimed
     }
 
     /// Retired / reclaimed / pending, summed over shards.
