@@ -179,15 +179,28 @@ fn pending_stays_bounded_with_a_node_protected_forever() {
 fn idle_records_left_by_reader_churn_do_not_inflate_the_bound() {
     // Many readers at once (a map's `iter().collect()` holds one guard per
     // `Ref`), then all gone: their records stay on the domain's list, idle.
-    let readers = if cfg!(miri) { 100 } else { 20_000 };
-    // A threshold well above `k·A·S` keeps passes (each walks every record,
-    // idle ones included) infrequent enough for an unoptimized build.
-    let domain = Hazard::with_threshold(if cfg!(miri) { 8 } else { 256 });
+    // 5 000, not more: with every record busy, each new guard walks the
+    // whole list before making one, so the setup is quadratic.
+    let readers = if cfg!(miri) { 100 } else { 5_000 };
+    // The default threshold, well above `k·A·S`: every pass walks all the
+    // records, idle ones included, so fewer passes keep an unoptimized
+    // build quick. Before the trigger was counted from records in use,
+    // it was `k·S` times the 5 000 records made, and pending went far past
+    // the bound.
+    let threshold = if cfg!(miri) {
+        8
+    } else {
+        Hazard::DEFAULT_THRESHOLD
+    };
+    let domain = Hazard::with_threshold(threshold);
     let guards: Vec<_> = (0..readers).map(|_| domain.guard()).collect();
     assert_eq!(domain.record_count(), readers);
     drop(guards);
     // The bound is evaluated with the guards alive from here on (`ACTIVE`),
     // not with the records ever made.
     protect_forever_and_retire(&domain, if cfg!(miri) { 600 } else { 1_000_000 });
-    assert!(domain.record_count() >= readers, "records are kept for reuse");
+    assert!(
+        domain.record_count() >= readers,
+        "records are kept for reuse"
+    );
 }

@@ -7,7 +7,7 @@
 //! | scheme | protection | garbage bound | cost |
 //! |---|---|---|---|
 //! | [`Epoch`] (crossbeam-epoch's global collector) | everything loaded while pinned | **none**: one thread pinned forever stalls all reclamation | one RMW per pin |
-//! | [`Hazard`] (ours, Michael 2004) | one pointer per slot, validated | `N·(R − 1) + C·(C + 1)·(H·S + 1)` objects per domain, `R = max(T, k·H·S)` ([`hazard`](hazard#garbage-bound)) | a store, a compiler fence and a re-read per protect |
+//! | [`Hazard`] (ours, Michael 2004) | one pointer per slot, validated | `N·(R − 1) + C·(N + C + 1)·(A·S + 1)` objects per domain, `R = max(T, k·A·S)`, `A` records in use ([`hazard`](hazard#garbage-bound)) | a store, a compiler fence and a re-read per protect |
 //!
 //! Pick `Epoch` (the default) for throughput; pick `Hazard` when a stalled
 //! or long-running reader must not grow memory without bound, for a private

@@ -37,7 +37,13 @@
 //! reclaimer always acts on the final value, so a reader that used a
 //! compiler fence (it saw `ASYMMETRIC`) meets a membarrier.
 
-use crate::primitive::sync::atomic::{fence, Ordering::SeqCst};
+use core::ptr;
+
+#[cfg(cds_fence_fallback)]
+use crate::primitive::sync::atomic::Ordering::{AcqRel, Relaxed};
+#[cfg(not(cds_fence_fallback))]
+use crate::primitive::sync::atomic::Ordering::{Acquire, Release};
+use crate::primitive::sync::atomic::{fence, AtomicPtr, Ordering::SeqCst};
 
 #[cfg(all(target_os = "linux", not(any(loom, miri, cds_fence_fallback))))]
 mod sys {
@@ -156,4 +162,52 @@ pub(crate) fn heavy() {
     // SeqCst fence: pairs with the reader's fence in `light` (symmetric
     // mode), and orders this thread's own accesses around the membarrier.
     fence(SeqCst);
+}
+
+/// Stores `p` in a hazard slot (the reader's publication, followed by
+/// [`light`]; or null, to end a protection). Only the slot's owner calls it.
+#[inline(always)]
+pub(crate) fn publish(slot: &AtomicPtr<()>, p: *mut ()) {
+    // Release: overwriting or clearing the slot ends the previous
+    // protection; pairs with `read_hazard`, so the owner's accesses to a node
+    // it stopped protecting happen-before a pass that no longer sees it
+    // frees the node. The store→load order with the witness comes from the
+    // fences.
+    #[cfg(not(cds_fence_fallback))]
+    slot.store(p, Release);
+    // AcqRel swap: every write to a slot is an RMW, so the reclaimer's
+    // RMW in `read_hazard` and this one are ordered by the slot itself
+    // (see "Under the thread sanitizer" above).
+    #[cfg(cds_fence_fallback)]
+    let _ = slot.swap(p, AcqRel);
+}
+
+/// Ends the protection held in `slot`.
+#[inline(always)]
+pub(crate) fn clear(slot: &AtomicPtr<()>) {
+    publish(slot, ptr::null_mut());
+}
+
+/// Reads a hazard slot for a pass's snapshot (after [`heavy`]).
+#[inline]
+pub(crate) fn read_hazard(slot: &AtomicPtr<()>) -> *mut () {
+    // Acquire: pairs with the Release store of `publish`.
+    #[cfg(not(cds_fence_fallback))]
+    return slot.load(Acquire);
+    // An AcqRel RMW that leaves the value unchanged: Acquire pairs with the
+    // owner's `publish` swaps; Release makes this pass's earlier steps
+    // (the unlinks of everything it took) happen-before the owner's next
+    // publication, whose witness then sees them.
+    #[cfg(cds_fence_fallback)]
+    {
+        // Relaxed: only a first guess; the CAS below reads the value again.
+        let mut cur = slot.load(Relaxed);
+        loop {
+            // Relaxed on failure: the loop retries with the value seen.
+            match slot.compare_exchange_weak(cur, cur, AcqRel, Relaxed) {
+                Ok(_) => return cur,
+                Err(now) => cur = now,
+            }
+        }
+    }
 }
