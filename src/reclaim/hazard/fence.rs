@@ -21,8 +21,43 @@
 //!
 //! The symmetric fallback is used when registration fails (old kernel,
 //! seccomp), off Linux, and always under `cfg(loom)`, `cfg(miri)` and
-//! `--cfg cds_fence_fallback` (the thread-sanitizer run: TSan does not model
-//! membarrier). Loom therefore checks only the symmetric protocol.
+//! `--cfg cds_fence_fallback` (the thread-sanitizer run). Loom therefore
+//! checks only the symmetric protocol.
+//!
+//! # Under the thread sanitizer
+//!
+//! TSan models atomic loads, stores and RMWs with their orderings, but
+//! neither standalone fences (`fence(SeqCst)` adds no happens-before edge
+//! for it) nor `membarrier`. So `--cfg cds_fence_fallback`, which the TSan
+//! job sets, also changes how slots are accessed:
+//!
+//! | step | default | `cds_fence_fallback` |
+//! |---|---|---|
+//! | publish or clear a hazard ([`publish`], [`clear`]) | `store(Release)` | `swap(AcqRel)` |
+//! | read a slot for a snapshot ([`read_hazard`]) | `load(Acquire)` | `compare_exchange(v, v, AcqRel)` until it succeeds |
+//!
+//! Every write to a slot is then an RMW, and the pass reads each slot with
+//! an RMW, so the slot's modification order puts the reader's publication
+//! and the pass's read in one order, and each side acquires what the other
+//! released: if the pass's read comes first, everything before it (the
+//! unlinks of the objects it took) happens-before the reader's
+//! publication, hence before its witness, which fails; if the publication
+//! comes first, the pass reads the hazard, or a later clear or overwrite
+//! that the reader released after its last access. This is the store→load
+//! argument of the fences carried by the atomic words instead (as
+//! crossbeam-epoch does under `crossbeam_sanitize_thread`); the fences stay,
+//! redundant there. Every happens-before edge the safety argument uses is
+//! then one TSan tracks, so a report on a node's memory is a real missing
+//! edge, not the fence blind spot.
+//!
+//! What TSan then checks, in the executions it happens to see: that a
+//! reader's accesses to a node happen-before the drop function that frees
+//! it, through the slot RMWs above, the retired lists' Release pushes and
+//! Acquire takes, and the records' `active` handoff. What it leaves
+//! unchecked: the fence protocol shipped everywhere else (symmetric
+//! fences, checked by loom, and `membarrier`, argued only here), any
+//! ordering that only a weaker CPU than the x86 it runs on would expose,
+//! and interleavings that did not occur during the run.
 //!
 //! # Mode word
 //!
@@ -175,9 +210,9 @@ pub(crate) fn publish(slot: &AtomicPtr<()>, p: *mut ()) {
     // fences.
     #[cfg(not(cds_fence_fallback))]
     slot.store(p, Release);
-    // AcqRel swap: every write to a slot is an RMW, so the reclaimer's
-    // RMW in `read_hazard` and this one are ordered by the slot itself
-    // (see "Under the thread sanitizer" above).
+    // AcqRel swap: pairs with the AcqRel RMW of `read_hazard`; every write
+    // to a slot is an RMW, so the two are ordered by the slot itself (see
+    // "Under the thread sanitizer" in the module docs).
     #[cfg(cds_fence_fallback)]
     let _ = slot.swap(p, AcqRel);
 }
