@@ -66,7 +66,7 @@
 //! record in the global domain, never count. `t₀` read the trigger of the
 //! shard's last pass to finish before it, or a newer one (a pass stores
 //! its trigger before its Release decrement of the pending count; a retire
-//! reads it after its Acquire increment). In words: `A` is the most
+//! reads it after its Acquire increment). Roughly: `A` is the most
 //! guards holding protections during the shard's last pass before its
 //! last pass-free retire, and during every pass since. With
 //! `R = max(T, k·A·S)`, at every moment the domain's pending count
@@ -86,7 +86,8 @@
 //! (their retirers were inside `retire`). (3) Every other pending object was
 //! pushed after `t₀`, by a retire that runs a pass, and every pass that
 //! took it is one that matters, so keeps at most `A·S` objects (a pass
-//! keeps only addresses in its snapshot, at most `a·S` of them). Such an
+//! keeps only addresses in its snapshot, at most `a·S` of them, and two
+//! pending objects never share an address). Such an
 //! object is (a) not yet taken by its retirer's pass (at most one per
 //! thread in `retire`), (b) in the chain of a pass in flight (at most one
 //! per thread; a chain holds what was pushed since the previous take: at
