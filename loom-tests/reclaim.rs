@@ -236,6 +236,82 @@ fn ms_queue_pop<R: Reclaim + Clone>(r: R, must: bool, my_pops: usize) -> bool {
     all
 }
 
+loom::lazy_static! {
+    /// The domain of the chain model, reachable from its drop function. A
+    /// threshold no model reaches: only flushes run passes, so the model
+    /// checks the flush's own rounds, not a pass nested in a retire.
+    static ref CHAIN_DOMAIN: Hazard = Hazard::with_threshold(1 << 20);
+}
+
+/// Drop function of a chain link: marks the node dead, then retires the
+/// node its `next` names into `CHAIN_DOMAIN` (as an owner's `Drop`
+/// retiring what it owns would).
+unsafe fn reclaim_then_retire_next(p: *mut ()) {
+    // SAFETY: as in `reclaim`: retired pointers point into a leaked arena.
+    let node = unsafe { &*p.cast::<Node>() };
+    if node.model_done.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    // Relaxed: written by the model thread before the retire that handed
+    // this node to the reclaimer (which orders it before this call).
+    let next = node.next.load(Relaxed);
+    // SAFETY: `p` is an arena node, retired once.
+    unsafe { reclaim(p) };
+    retire(&CHAIN_DOMAIN.guard(), next);
+}
+
+/// A flush reclaims a chain (n0's drop function retires n1) while a reader
+/// may protect n1: the flush's next round takes a fresh snapshot, so n1 is
+/// never reclaimed under the reader, and one flush after the reader is
+/// gone reclaims it; if the reader was gone before the flush, that flush
+/// reclaims both.
+#[test]
+fn hazard_flush_reclaims_a_chain_under_a_reader() {
+    loom::model(|| {
+        let r: &Hazard = &CHAIN_DOMAIN;
+        let arena = arena([1, 2]);
+        arena[0].next.store(ptr(&arena[1]), Relaxed);
+        let src = Arc::new(AtomicPtr::new(ptr(&arena[1])));
+        let reader_gone = Arc::new(loom::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let (src, reader_gone) = (src.clone(), reader_gone.clone());
+            loom::thread::spawn(move || {
+                let mut g = CHAIN_DOMAIN.guard();
+                let p = g.protect(0, &src);
+                if !p.is_null() {
+                    // SAFETY: protected; arena nodes are never freed.
+                    assert_eq!(unsafe { (*p).touch() }, 2);
+                }
+                drop(g);
+                // Release: pairs with the Acquire load before the flush.
+                reader_gone.store(true, Release);
+            })
+        };
+        // Unlink n1 (its only source), then retire its owner n0.
+        src.store(std::ptr::null_mut(), Release);
+        let g = r.guard();
+        // SAFETY: n0 was never reachable; it is retired once; its drop
+        // function is sound on any thread while the arena lives.
+        unsafe { g.retire(ptr(&arena[0]).cast(), reclaim_then_retire_next) };
+        drop(g);
+        // Acquire: pairs with the reader's Release store after its guard
+        // dropped; if it is gone, nothing protects n1 during the flush.
+        let gone = reader_gone.load(Acquire);
+        r.flush();
+        assert_eq!(arena[0].reclaimed.load(Relaxed), 1, "n0 is unprotected");
+        if gone {
+            assert_eq!(
+                arena[1].reclaimed.load(Relaxed),
+                1,
+                "one flush reclaims what the drop functions it ran retired"
+            );
+        }
+        reader.join().unwrap();
+        flush_and_check(r, &[&arena[0], &arena[1]], true);
+        done(arena);
+    });
+}
+
 #[test]
 fn hazard_protect_retire_race() {
     loom::model(|| {

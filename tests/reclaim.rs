@@ -225,6 +225,43 @@ fn hazard_flush_is_enough_once() {
     ledger.assert_each_once();
 }
 
+/// folly's `destruction` test: a chain of objects, each one's drop
+/// retiring the next into the same domain. One `flush` must reclaim the
+/// whole chain (it repeats passes until one reclaims nothing), not one link.
+fn flush_reclaims_a_chain_of_retires_from_drop_functions(r: Hazard) {
+    const CHAIN: usize = if cfg!(miri) { 20 } else { 2_000 };
+    let ledger = Ledger::new(CHAIN);
+    let mut next: Option<*mut Node<Hazard>> = None;
+    for id in (0..CHAIN).rev() {
+        next = Some(Box::into_raw(Box::new(Node {
+            id,
+            magic: MAGIC,
+            ledger: ledger.clone(),
+            child: next.map(|c| (r.clone(), c)),
+        })));
+    }
+    let head = next.expect("CHAIN > 0");
+    retire::<Hazard, _>(&r.guard(), head);
+    r.flush();
+    assert_eq!(
+        ledger.dropped(),
+        CHAIN,
+        "one flush reclaims every link of the chain"
+    );
+    ledger.assert_each_once();
+}
+
+#[test]
+fn hazard_one_flush_reclaims_a_chain_private_domain() {
+    // A threshold no chain reaches: only the flush runs passes.
+    flush_reclaims_a_chain_of_retires_from_drop_functions(Hazard::with_threshold(1 << 20));
+}
+
+#[test]
+fn hazard_one_flush_reclaims_a_chain_global_domain() {
+    flush_reclaims_a_chain_of_retires_from_drop_functions(Hazard::global());
+}
+
 #[test]
 fn private_domain_drop_reclaims_everything_pending() {
     let ledger = Ledger::new(SMALL);

@@ -7,7 +7,7 @@
 //! | scheme | protection | garbage bound | cost |
 //! |---|---|---|---|
 //! | [`Epoch`] (crossbeam-epoch's global collector) | everything loaded while pinned | **none**: one thread pinned forever stalls all reclamation | one RMW per pin |
-//! | [`Hazard`] (ours, Michael 2004) | one pointer per slot, validated | `N·(R − 1) + C·(C + 1)·(H·S + 1)` objects per domain, `R = max(T, k·H·S)` ([`hazard`](hazard#garbage-bound)) | a store, a compiler fence and a re-read per protect |
+//! | [`Hazard`] (ours, Michael 2004) | one pointer per slot, validated | `N·(R − 1) + C·(N + C + 1)·(A·S + 1)` objects per domain, `R = max(T, k·A·S)`, `A` records in use ([`hazard`](hazard#garbage-bound)) | a store, a compiler fence and a re-read per protect |
 //!
 //! Pick `Epoch` (the default) for throughput; pick `Hazard` when a stalled
 //! or long-running reader must not grow memory without bound, for a private
@@ -83,6 +83,14 @@ pub unsafe trait Reclaim: Send + Sync + 'static {
     /// Forces a reclamation pass: everything retired and not protected by a
     /// live guard anywhere is reclaimed, as far as the scheme allows (epochs
     /// need every pinned thread to move on; call it a few times in tests).
+    ///
+    /// Under [`Hazard`] one call is enough, also for objects retired by the
+    /// drop functions it runs: it repeats rounds of passes over every shard,
+    /// each with a fresh snapshot of the hazards, until a round reclaims
+    /// nothing, so a chain of owners each retiring the next goes in one
+    /// flush. It returns once a round finds nothing to reclaim: while other
+    /// threads keep retiring unprotected objects it keeps reclaiming them
+    /// (every extra round reclaims at least one object).
     fn flush(&self);
 
     /// Retired / reclaimed / pending counts, summed from per-thread counters

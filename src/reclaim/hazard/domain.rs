@@ -13,8 +13,9 @@ use crate::reclaim::{run_drop, ReclaimStats, MAX_SLOTS};
 /// Retired-list shards per domain (N in the bound).
 pub(crate) const SHARDS: usize = if cfg!(loom) { 1 } else { 8 };
 
-/// A pass runs when a shard's pending count reaches
-/// `max(threshold, SCAN_MULTIPLIER × records × MAX_SLOTS)` (k in the bound).
+/// A pass sets its shard's trigger to
+/// `max(threshold, SCAN_MULTIPLIER × in_use × MAX_SLOTS)`, `in_use` being the
+/// records in which it found a hazard (k in the bound).
 pub(crate) const SCAN_MULTIPLIER: usize = 2;
 
 /// The default per-shard threshold (T in the bound); small under loom and
@@ -45,20 +46,28 @@ impl Domain {
     /// A domain with per-shard threshold `threshold` (at least 1).
     #[cfg(not(loom))]
     pub(crate) const fn new(threshold: usize) -> Self {
+        let threshold = if threshold == 0 { 1 } else { threshold };
+        let mut shards = [const { CachePadded::new(Shard::new(0)) }; SHARDS];
+        let mut i = 0;
+        while i < SHARDS {
+            shards[i] = CachePadded::new(Shard::new(threshold));
+            i += 1;
+        }
         Self {
             records: RecordList::new(),
-            shards: [const { CachePadded::new(Shard::new()) }; SHARDS],
-            threshold: if threshold == 0 { 1 } else { threshold },
+            shards,
+            threshold,
         }
     }
 
     /// A domain with per-shard threshold `threshold` (at least 1).
     #[cfg(loom)]
     pub(crate) fn new(threshold: usize) -> Self {
+        let threshold = threshold.max(1);
         Self {
             records: RecordList::new(),
-            shards: core::array::from_fn(|_| CachePadded::new(Shard::new())),
-            threshold: threshold.max(1),
+            shards: core::array::from_fn(|_| CachePadded::new(Shard::new(threshold))),
+            threshold,
         }
     }
 
@@ -68,7 +77,8 @@ impl Domain {
         self.records.acquire(self, SHARDS)
     }
 
-    /// Number of hazard records (H).
+    /// Number of hazard records ever made (reused, never freed while the
+    /// domain lives; not in the bound).
     pub(crate) fn record_count(&self) -> usize {
         self.records.len()
     }
@@ -78,15 +88,20 @@ impl Domain {
         self.threshold
     }
 
-    /// The pending count at which a shard runs a pass.
+    /// The trigger a pass stores after finding hazards in `in_use` records:
+    /// at least twice the hazards it can have kept, so that the retires
+    /// until the next pass pay for it.
     #[inline]
-    fn trigger(&self) -> usize {
-        self.threshold
-            .max(SCAN_MULTIPLIER * self.records.len() * MAX_SLOTS)
+    fn trigger_for(&self, in_use: usize) -> usize {
+        self.threshold.max(
+            SCAN_MULTIPLIER
+                .saturating_mul(in_use)
+                .saturating_mul(MAX_SLOTS),
+        )
     }
 
     /// Retires `ptr` into `shard`; runs a pass on it if the shard's pending
-    /// count reached the trigger.
+    /// count reached the trigger its last pass stored.
     ///
     /// # Safety
     ///
@@ -94,32 +109,47 @@ impl Domain {
     /// for this domain.
     #[inline]
     pub(crate) unsafe fn retire(&self, shard: usize, ptr: *mut (), drop_fn: unsafe fn(*mut ())) {
-        let pending = self.shards[shard].push_one(ptr, drop_fn);
-        if pending >= self.trigger() {
+        let s = &self.shards[shard];
+        let pending = s.push_one(ptr, drop_fn);
+        if pending >= s.trigger() {
             self.pass(shard);
         }
     }
 
-    /// Forces a pass on every shard.
+    /// Runs rounds of passes over every shard until a whole round reclaims
+    /// nothing. A drop function run by one round may retire more objects
+    /// (a chain of owners): the next round, with a fresh hazard snapshot,
+    /// reclaims those, so one flush leaves nothing unprotected behind, however
+    /// deep the chain. Each extra round follows a round that reclaimed at
+    /// least one object, so the number of rounds is at most one more than
+    /// the number of objects reclaimed.
     pub(crate) fn flush(&self) {
-        for shard in 0..SHARDS {
-            self.pass(shard);
+        loop {
+            let mut reclaimed = 0;
+            for shard in 0..SHARDS {
+                reclaimed += self.pass(shard);
+            }
+            if reclaimed == 0 {
+                return;
+            }
         }
     }
 
     /// One reclamation pass over `shard`: take its list, fence, snapshot the
-    /// hazards, reclaim the unprotected, push the protected back.
+    /// hazards, reclaim the unprotected, push the protected back, and store
+    /// the shard's next trigger, computed from the records found in use.
     ///
     /// Re-entrant: the list is taken before any drop function runs, so a
     /// drop function that retires (even into this shard, even triggering a
-    /// nested pass) finds a consistent domain.
+    /// nested pass) finds a consistent domain. Returns the number of objects
+    /// reclaimed.
     #[cold]
     #[inline(never)]
-    fn pass(&self, shard: usize) {
+    fn pass(&self, shard: usize) -> usize {
         let shard = &self.shards[shard];
         let mut cur = shard.take();
         if cur.is_null() {
-            return;
+            return 0;
         }
         // Every object on the taken chain was unlinked before it was
         // retired, so before this fence; a reader whose witness ran after
@@ -127,7 +157,7 @@ impl Domain {
         // visible to the snapshot below (fence.rs explains the pairing).
         fence::heavy();
         let mut hazards = Vec::new();
-        self.records.snapshot(&mut hazards);
+        let in_use = self.records.snapshot(&mut hazards);
         hazards.sort_unstable();
 
         let mut kept_first: *mut Retired = ptr::null_mut();
@@ -163,7 +193,10 @@ impl Domain {
             // this pass owns.
             unsafe { shard.push_chain(kept_first, kept_last) };
         }
-        shard.note_reclaimed(reclaimed);
+        // At most `in_use × MAX_SLOTS` objects were kept: the next pass on
+        // this shard runs once at least as many again were retired.
+        shard.finish_pass(reclaimed, self.trigger_for(in_use));
+        reclaimed
     }
 
     /// Retired / reclaimed / pending, summed over shards.

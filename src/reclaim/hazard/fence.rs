@@ -21,8 +21,43 @@
 //!
 //! The symmetric fallback is used when registration fails (old kernel,
 //! seccomp), off Linux, and always under `cfg(loom)`, `cfg(miri)` and
-//! `--cfg cds_fence_fallback` (the thread-sanitizer run: TSan does not model
-//! membarrier). Loom therefore checks only the symmetric protocol.
+//! `--cfg cds_fence_fallback` (the thread-sanitizer run). Loom therefore
+//! checks only the symmetric protocol.
+//!
+//! # Under the thread sanitizer
+//!
+//! TSan models atomic loads, stores and RMWs with their orderings, but
+//! neither standalone fences (`fence(SeqCst)` adds no happens-before edge
+//! for it) nor `membarrier`. So `--cfg cds_fence_fallback`, which the TSan
+//! job sets, also changes how slots are accessed:
+//!
+//! | step | default | `cds_fence_fallback` |
+//! |---|---|---|
+//! | publish or clear a hazard ([`publish`], [`clear`]) | `store(Release)` | `swap(AcqRel)` |
+//! | read a slot for a snapshot ([`read_hazard`]) | `load(Acquire)` | `compare_exchange(v, v, AcqRel)` until it succeeds |
+//!
+//! Every write to a slot is then an RMW, and the pass reads each slot with
+//! an RMW, so the slot's modification order puts the reader's publication
+//! and the pass's read in one order, and each side acquires what the other
+//! released: if the pass's read comes first, everything before it (the
+//! unlinks of the objects it took) happens-before the reader's
+//! publication, hence before its witness, which fails; if the publication
+//! comes first, the pass reads the hazard, or a later clear or overwrite
+//! that the reader released after its last access. This is the store→load
+//! argument of the fences carried by the atomic words instead (as
+//! crossbeam-epoch does under `crossbeam_sanitize_thread`); the fences stay,
+//! redundant there. Every happens-before edge the safety argument uses is
+//! then one TSan tracks, so a report on a node's memory is a real missing
+//! edge, not the fence blind spot.
+//!
+//! What TSan then checks, in the executions it happens to see: that a
+//! reader's accesses to a node happen-before the drop function that frees
+//! it, through the slot RMWs above, the retired lists' Release pushes and
+//! Acquire takes, and the records' `active` handoff. What it leaves
+//! unchecked: the fence protocol shipped everywhere else (symmetric
+//! fences, checked by loom, and `membarrier`, argued only here), any
+//! ordering that only a weaker CPU than the x86 it runs on would expose,
+//! and interleavings that did not occur during the run.
 //!
 //! # Mode word
 //!
@@ -37,7 +72,13 @@
 //! reclaimer always acts on the final value, so a reader that used a
 //! compiler fence (it saw `ASYMMETRIC`) meets a membarrier.
 
-use crate::primitive::sync::atomic::{fence, Ordering::SeqCst};
+use core::ptr;
+
+#[cfg(cds_fence_fallback)]
+use crate::primitive::sync::atomic::Ordering::{AcqRel, Relaxed};
+#[cfg(not(cds_fence_fallback))]
+use crate::primitive::sync::atomic::Ordering::{Acquire, Release};
+use crate::primitive::sync::atomic::{fence, AtomicPtr, Ordering::SeqCst};
 
 #[cfg(all(target_os = "linux", not(any(loom, miri, cds_fence_fallback))))]
 mod sys {
@@ -156,4 +197,52 @@ pub(crate) fn heavy() {
     // SeqCst fence: pairs with the reader's fence in `light` (symmetric
     // mode), and orders this thread's own accesses around the membarrier.
     fence(SeqCst);
+}
+
+/// Stores `p` in a hazard slot (the reader's publication, followed by
+/// [`light`]; or null, to end a protection). Only the slot's owner calls it.
+#[inline(always)]
+pub(crate) fn publish(slot: &AtomicPtr<()>, p: *mut ()) {
+    // Release: overwriting or clearing the slot ends the previous
+    // protection; pairs with `read_hazard`, so the owner's accesses to a node
+    // it stopped protecting happen-before a pass that no longer sees it
+    // frees the node. The store→load order with the witness comes from the
+    // fences.
+    #[cfg(not(cds_fence_fallback))]
+    slot.store(p, Release);
+    // AcqRel swap: pairs with the AcqRel RMW of `read_hazard`; every write
+    // to a slot is an RMW, so the two are ordered by the slot itself (see
+    // "Under the thread sanitizer" in the module docs).
+    #[cfg(cds_fence_fallback)]
+    let _ = slot.swap(p, AcqRel);
+}
+
+/// Ends the protection held in `slot`.
+#[inline(always)]
+pub(crate) fn clear(slot: &AtomicPtr<()>) {
+    publish(slot, ptr::null_mut());
+}
+
+/// Reads a hazard slot for a pass's snapshot (after [`heavy`]).
+#[inline]
+pub(crate) fn read_hazard(slot: &AtomicPtr<()>) -> *mut () {
+    // Acquire: pairs with the Release store of `publish`.
+    #[cfg(not(cds_fence_fallback))]
+    return slot.load(Acquire);
+    // An AcqRel RMW that leaves the value unchanged: Acquire pairs with the
+    // owner's `publish` swaps; Release makes this pass's earlier steps
+    // (the unlinks of everything it took) happen-before the owner's next
+    // publication, whose witness then sees them.
+    #[cfg(cds_fence_fallback)]
+    {
+        // Relaxed: only a first guess; the CAS below reads the value again.
+        let mut cur = slot.load(Relaxed);
+        loop {
+            // Relaxed on failure: the loop retries with the value seen.
+            match slot.compare_exchange_weak(cur, cur, AcqRel, Relaxed) {
+                Ok(_) => return cur,
+                Err(now) => cur = now,
+            }
+        }
+    }
 }

@@ -10,7 +10,9 @@
 //! - A **domain** owns a grow-only lock-free list of **hazard records**, each
 //!   with [`MAX_SLOTS`] slots, and `N` sharded lists of retired objects.
 //!   Records are acquired by a [`HazardGuard`] and released when it drops;
-//!   they are freed only with the domain. The process-wide global domain
+//!   an idle record is reused by the next guard, and records are freed only
+//!   with the domain (they are walked without locks, so none can be freed
+//!   earlier). The process-wide global domain
 //!   ([`Hazard::global`], the `Default`) caches one record per thread, so a
 //!   guard costs a thread-local access (guards are therefore `!Send`, like
 //!   epoch guards); private domains ([`Hazard::new`]) do not cache (their
@@ -20,51 +22,86 @@
 //!   The fence is asymmetric: a compiler fence on the reader and
 //!   `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)` on the reclaimer (Linux,
 //!   registered when a domain is created), `fence(SeqCst)` on both sides
-//!   otherwise, under loom, under miri and under `--cfg cds_fence_fallback`.
-//!   **Loom checks only the symmetric protocol.**
+//!   otherwise, under loom, under miri and under `--cfg cds_fence_fallback`
+//!   (which also turns every slot access into an RMW, for the thread
+//!   sanitizer: see `fence.rs`). **Loom checks only the symmetric protocol.**
 //! - **Retire** pushes the object onto the shard of the retiring guard's
 //!   record and bumps that shard's pending count. When the count reaches
-//!   `max(T, k·H·S)` the retiring thread runs a **pass** over the shard: take
-//!   the whole list, issue the heavy fence, snapshot every slot of every
-//!   record, run the drop function of every object not in the snapshot, push
-//!   the others back. The list is taken before any drop function runs, so a
+//!   the shard's **trigger** the retiring thread runs a **pass** over the
+//!   shard: take the whole list, issue the heavy fence, snapshot every slot
+//!   of every record, run the drop function of every object not in the
+//!   snapshot, push the others back. The pass counts the records in which
+//!   it found a hazard (`a`, records *in use*: idle ones hold none) and
+//!   stores `max(T, k·a·S)` as the shard's next trigger (the trigger starts
+//!   at `T`). The list is taken before any drop function runs, so a
 //!   drop function that retires again (re-entrant pass) is fine. A drop
 //!   function that panics aborts the process (see [`crate::reclaim`]).
-//!   [`Reclaim::flush`] forces a pass over every shard.
+//! - [`Reclaim::flush`] runs rounds of passes over every shard, each with a
+//!   fresh snapshot, until a round reclaims nothing: objects retired by the
+//!   drop functions it ran (a chain of owners) go in the same flush. Under
+//!   a continuous stream of unprotected retires from other threads it keeps
+//!   reclaiming (each extra round reclaims at least one object) and returns
+//!   after the first round that finds nothing.
 //! - When the last handle of a private domain drops, everything still pending
 //!   is reclaimed and the records are freed.
 //!
 //! # Garbage bound
 //!
 //! Let `T` be the threshold (default 1024 per shard, [`Hazard::with_threshold`]),
-//! `H` the number of hazard records ([`Hazard::record_count`]: at most the
-//! largest number of guards alive at once in the domain, plus, for the
-//! global domain, one record cached by each live thread that used it), `S =`
-//! [`MAX_SLOTS`], `k =` [`Hazard::SCAN_MULTIPLIER`] `= 2`, `N =`
-//! [`Hazard::SHARDS`], `R = max(T, k·H·S)` the trigger, and `C` the largest
-//! number of threads concurrently inside `retire` or `flush` on the domain
-//! (a re-entrant pass counts as one more). Then, at every moment, the
-//! domain's pending count (retired, drop function not yet run) satisfies
+//! `S =` [`MAX_SLOTS`], `k =` [`Hazard::SCAN_MULTIPLIER`] `= 2`, `N =`
+//! [`Hazard::SHARDS`], and `C` the largest number of threads concurrently
+//! inside `retire` or `flush` on the domain (a re-entrant pass counts as
+//! one more).
+//!
+//! `A` counts records in use, not records ever made
+//! ([`Hazard::record_count`]). For a shard and a moment `t`, let `t₀` be
+//! the last retire into the shard before `t` that ran no pass. The passes
+//! that matter at `t` are the one whose trigger `t₀` read (none if it read
+//! the initial `T`) and every pass that took the shard's list after `t₀`;
+//! `A` is the largest count `a` found by one of them, over all shards.
+//! A pass counts a record when it reads a hazard in it, and only a live
+//! guard's record holds hazards, so `a` is at most the number of guards
+//! alive (holding a protection) while the pass walked the list; records
+//! left idle by guards that have dropped, and a thread's idle cached
+//! record in the global domain, never count. `t₀` read the trigger of the
+//! shard's last pass to finish before it, or a newer one (a pass stores
+//! its trigger before its Release decrement of the pending count; a retire
+//! reads it after its Acquire increment). Roughly: `A` is the most
+//! guards holding protections during the shard's last pass before its
+//! last pass-free retire, and during every pass since. With
+//! `R = max(T, k·A·S)`, at every moment the domain's pending count
+//! (retired, drop function not yet run) satisfies
 //!
 //! ```text
-//! pending ≤ N·(R − 1) + C·(C + 1)·(H·S + 1)
+//! pending ≤ N·(R − 1) + C·(N + C + 1)·(A·S + 1)
 //! ```
 //!
 //! whatever the protecting threads do, including holding a protection
 //! forever or stalling anywhere. When at most one thread retires into each
 //! shard and nobody flushes concurrently, each shard stays at `≤ R`.
 //!
-//! Why: a pass keeps only objects whose address is in its snapshot, at most
-//! `H·S`, and `R ≥ 2·H·S`. Per shard, take the last retire `t₀` that left
-//! the pending count below `R` (at most `R − 1` objects then); after it,
-//! every retire runs a pass that takes the list. An object retired after
-//! `t₀` is on the list only until its retirer's take, or is in the chain of
-//! a pass in flight, or was pushed back by one; at most `C` retirers are
-//! between push and take, at most `C` passes are in flight, each holding at
-//! most `C` fresh objects plus `C·H·S` pushed back, and the list holds at
-//! most `C·(1 + H·S)`. Summing over the `N` shards gives the formula. The
-//! bound counts objects, not bytes, and grows with `H`; `tests/bound_hazard.rs`
-//! checks it with one node protected forever and a million retires.
+//! Why, per shard at `t`. (1) `t₀`'s increment returned `p <` its trigger
+//! `≤ R`: at most `R − 1` objects counted by then are still pending.
+//! (2) At most `C − 1` more had been pushed by then but not yet counted
+//! (their retirers were inside `retire`). (3) Every other pending object was
+//! pushed after `t₀`, by a retire that runs a pass, and every pass that
+//! took it is one that matters, so keeps at most `A·S` objects (a pass
+//! keeps only addresses in its snapshot, at most `a·S` of them, and two
+//! pending objects never share an address). Such an
+//! object is (a) not yet taken by its retirer's pass (at most one per
+//! thread in `retire`), (b) in the chain of a pass in flight (at most one
+//! per thread; a chain holds what was pushed since the previous take: at
+//! most `C` fresh objects whose retirers had not taken yet, and what at
+//! most `C` passes in flight at that take pushed back, `≤ C·A·S`), or
+//! (c) on the list, pushed back since the last take by at most `C` passes
+//! in flight at that take (`≤ C·A·S`). Terms (1), (2) and (c) are per
+//! shard: `N·(R − 1) + N·(C − 1) + N·C·A·S`; (a) and (b) count threads in
+//! flight at `t`, at most `C` in all: `C + C·(C + C·A·S)`. Their sum is
+//! within the formula. With one retirer per shard and no concurrent pass,
+//! a pass leaves at most `a·S ≤ R/2` objects and the next runs at the
+//! trigger, `≤ R`. The bound counts objects, not bytes;
+//! `tests/bound_hazard.rs` checks it with one node protected forever and
+//! a million retires, also after thousands of readers came and went.
 //!
 //! # Progress
 //!
@@ -75,8 +112,10 @@
 //!   walk of the record list and one CAS per free record tried, pushing a new
 //!   record if none is free. Dropping a guard is wait-free.
 //! - `retire` is lock-free (one CAS push); a pass it triggers is bounded by
-//!   the list it took and `H·S` (plus the drop functions it runs), never
-//!   waiting for another thread.
+//!   the list it took and the records ever made (plus the drop functions
+//!   it runs), never waiting for another thread.
+//! - `flush` never waits for another thread; it returns after the first
+//!   round of passes that reclaims nothing (see above).
 //!
 //! # Costs
 //!
@@ -84,9 +123,15 @@
 //! load; a guard on the global domain is a thread-local read and a flag on
 //! its cached record, and dropping it clears the slots it used (about 26
 //! instructions for guard + protect + drop, against 42 for crossbeam-epoch's
-//! `pin` + load, measured with callgrind); a retire allocates one small node; a pass
-//! costs a `membarrier` syscall (hundreds of nanoseconds, amortized over at
-//! least `R/2` retires) plus `O(H·S·log(H·S) + list)`.
+//! `pin` + load, measured with callgrind); a retire allocates one small
+//! node, and compares the shard's pending count with its trigger (one
+//! relaxed load on a line the push already touched); a pass costs a
+//! `membarrier` syscall (hundreds of nanoseconds, amortized over at least
+//! `R/2` retires) plus a walk of every record ever made (idle ones too:
+//! `O(H)` for `H =` [`Hazard::record_count`]) plus
+//! `O(a·S·log(a·S) + list)`. After a burst of readers the walk stays
+//! longer than the bound needs: records are never freed while the domain
+//! lives.
 //!
 //! # Under loom
 //!
@@ -159,7 +204,8 @@ impl Hazard {
     /// Retired-list shards per domain (`N` in the garbage bound).
     pub const SHARDS: usize = domain::SHARDS;
 
-    /// `k` in the pass trigger `max(T, k·H·MAX_SLOTS)`.
+    /// `k` in the pass trigger `max(T, k·a·MAX_SLOTS)` (`a`: records in use
+    /// found by the shard's last pass).
     pub const SCAN_MULTIPLIER: usize = domain::SCAN_MULTIPLIER;
 
     /// The default threshold `T` (per shard); smaller under loom and miri.
@@ -196,7 +242,8 @@ impl Hazard {
     }
 
     /// A new private domain whose shards run a pass once
-    /// `max(threshold, k·H·MAX_SLOTS)` objects are pending in them (a
+    /// `max(threshold, k·a·MAX_SLOTS)` objects are pending in them, `a`
+    /// being the records in use found by the shard's last pass (a
     /// threshold of 0 counts as 1).
     ///
     /// # Examples
@@ -222,9 +269,11 @@ impl Hazard {
         }
     }
 
-    /// The number of hazard records the domain has created (`H` in the
-    /// bound): at most the largest number of guards alive at once, plus one
-    /// cached per thread for the global domain. Never decreases.
+    /// The number of hazard records the domain has created: at most the
+    /// largest number of guards alive at once, plus one cached per thread
+    /// for the global domain. Never decreases: idle records are kept for
+    /// reuse. Not the `A` of the [garbage bound](self#garbage-bound),
+    /// which counts records in use.
     ///
     /// # Examples
     ///
@@ -410,13 +459,10 @@ unsafe impl Guard for HazardGuard<'_> {
             slot < MAX_SLOTS,
             "protection slot {slot} out of range (MAX_SLOTS = {MAX_SLOTS})"
         );
-        // Release: overwriting the slot ends the previous protection; pairs
-        // with the Acquire slot loads of a pass's snapshot. The store→load
-        // order with the witness comes from the fence below.
-        self.record.slots[slot].store(
-            ptr.cast(),
-            crate::primitive::sync::atomic::Ordering::Release,
-        );
+        // Ends the previous protection of the slot and publishes the new
+        // one (fence.rs: the orderings and how the pass reads it); the
+        // store→load order with the witness comes from the fence below.
+        fence::publish(&self.record.slots[slot], ptr.cast());
         self.used |= 1 << slot;
         fence::light();
         // A failed witness leaves the stale hazard in place until the slot is

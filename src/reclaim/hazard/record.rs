@@ -45,16 +45,15 @@ unsafe impl Send for Record {}
 unsafe impl Sync for Record {}
 
 impl Record {
-    /// Clears the slots whose bit is set in `used`. Release: pairs with the
-    /// Acquire loads in [`RecordList::snapshot`]; the owner's reads of
-    /// formerly protected nodes happen-before a reclaimer that sees the slot
-    /// empty frees them.
+    /// Clears the slots whose bit is set in `used` (`fence::clear`): the
+    /// owner's reads of formerly protected nodes happen-before a reclaimer
+    /// that sees the slot empty frees them.
     #[inline]
     pub(crate) fn clear_used(&self, mut used: u8) {
         while used != 0 {
             let i = used.trailing_zeros() as usize;
             used &= used - 1;
-            self.slots[i].store(ptr::null_mut(), Release);
+            super::fence::clear(&self.slots[i]);
         }
     }
 
@@ -90,7 +89,8 @@ impl Record {
 #[derive(Debug)]
 pub(crate) struct RecordList {
     head: AtomicPtr<CachePadded<Record>>,
-    /// Number of records on the list (H in the bound).
+    /// Number of records on the list (records ever made; only for shard
+    /// assignment and `Hazard::record_count`, not in the bound).
     count: AtomicUsize,
 }
 
@@ -116,7 +116,7 @@ impl RecordList {
     /// Number of records ever created (never decreases).
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        // Relaxed: a heuristic input to the pass trigger.
+        // Relaxed: a statistic; nothing is read through it.
         self.count.load(Relaxed)
     }
 
@@ -145,7 +145,7 @@ impl RecordList {
 
     #[cold]
     fn push_new(&self, domain: *const super::domain::Domain, shards: usize) -> &Record {
-        // Relaxed: only a counter for shard assignment and the trigger.
+        // Relaxed: only a counter for shard assignment and statistics.
         let index = self.count.fetch_add(1, Relaxed);
         let mut head = self.head.load(Relaxed);
         let fresh = Box::into_raw(Box::new(CachePadded::new(Record {
@@ -175,25 +175,32 @@ impl RecordList {
         }
     }
 
-    /// Appends every published hazard to `out`. The caller issued the heavy
-    /// fence first.
-    pub(crate) fn snapshot(&self, out: &mut Vec<*mut ()>) {
+    /// Appends every published hazard to `out` and returns the number of
+    /// records in which it found one (records in use: an idle record has
+    /// every slot null). The caller issued the heavy fence first.
+    pub(crate) fn snapshot(&self, out: &mut Vec<*mut ()>) -> usize {
+        let mut in_use = 0;
         // Acquire: pairs with the Release CAS in `push_new`.
         let mut cur = self.head.load(Acquire);
         while !cur.is_null() {
             // SAFETY: see `acquire`.
             let rec = unsafe { &*cur };
+            let before = out.len();
             for slot in &rec.slots {
-                // Acquire: pairs with the Release stores of `protect_with`
-                // and `Record::clear` (the reader's accesses to a node it
-                // stopped protecting happen-before we free it).
-                let p = slot.load(Acquire);
+                // Pairs with the publication of `protect_with` and the
+                // clearing of `Record::clear_used` (fence.rs: an Acquire
+                // load, or an AcqRel RMW under `cds_fence_fallback`): the
+                // reader's accesses to a node it stopped protecting
+                // happen-before we free it.
+                let p = super::fence::read_hazard(slot);
                 if !p.is_null() {
                     out.push(p);
                 }
             }
+            in_use += usize::from(out.len() > before);
             cur = rec.next;
         }
+        in_use
     }
 
     /// Frees every record. The caller has `&mut` access: no guard remains.

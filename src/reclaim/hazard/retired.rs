@@ -15,42 +15,48 @@ pub(crate) struct Retired {
     pub(crate) next: *mut Retired,
 }
 
-/// One shard: a Treiber list of retired objects plus its counts.
+/// One shard: a Treiber list of retired objects plus its counts and its
+/// pass trigger.
 ///
 /// Invariants: every node reachable from `head` came from
 /// `recycle::alloc_boxed` and is owned by the list (a pass that swaps `head` to null owns what it
 /// took); `pending` counts objects retired into this shard and not yet
 /// reclaimed (incremented after the push, decremented after their drop
 /// functions ran), so it is exactly the shard's share of
-/// `ReclaimStats::pending`; `reclaimed` only grows.
+/// `ReclaimStats::pending`; `reclaimed` only grows; `trigger` is the
+/// domain's threshold until the first pass, then the value the last pass
+/// to store it computed from the hazards it found (at least the threshold).
 ///
-/// `head`, `pending` and `reclaimed` share one cache line on purpose: a
-/// retire touches the line for its CAS anyway.
+/// `head`, `pending`, `reclaimed` and `trigger` share one cache line on
+/// purpose: a retire touches the line for its CAS anyway.
 #[derive(Debug)]
 pub(crate) struct Shard {
     head: AtomicPtr<Retired>,
     pending: AtomicUsize,
     reclaimed: AtomicU64,
+    trigger: AtomicUsize,
 }
 
 impl Shard {
-    /// An empty shard.
+    /// An empty shard whose first pass runs at `trigger` pending objects.
     #[cfg(not(loom))]
-    pub(crate) const fn new() -> Self {
+    pub(crate) const fn new(trigger: usize) -> Self {
         Self {
             head: AtomicPtr::new(ptr::null_mut()),
             pending: AtomicUsize::new(0),
             reclaimed: AtomicU64::new(0),
+            trigger: AtomicUsize::new(trigger),
         }
     }
 
-    /// An empty shard.
+    /// An empty shard whose first pass runs at `trigger` pending objects.
     #[cfg(loom)]
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(trigger: usize) -> Self {
         Self {
             head: AtomicPtr::new(ptr::null_mut()),
             pending: AtomicUsize::new(0),
             reclaimed: AtomicU64::new(0),
+            trigger: AtomicUsize::new(trigger),
         }
     }
 
@@ -66,8 +72,21 @@ impl Shard {
         });
         // SAFETY: `node` is fresh and unshared; it is a one-node chain.
         unsafe { self.push_chain(node, node) };
-        // Relaxed: a count; the list itself is published by the CAS.
-        self.pending.fetch_add(1, Relaxed) + 1
+        // Acquire: pairs with the Release decrement in `finish_pass`, so
+        // the caller's next `trigger()` reads the trigger of every pass
+        // whose decrement came before this increment, or a newer one (the
+        // list itself is published by the CAS above). Every later update of
+        // `pending` is an RMW, so the release sequence is never broken.
+        self.pending.fetch_add(1, Acquire) + 1
+    }
+
+    /// The pending count at which a retire runs a pass.
+    #[inline]
+    pub(crate) fn trigger(&self) -> usize {
+        // Relaxed: ordered after the caller's Acquire increment in
+        // `push_one` (see there); a value newer than that only comes from
+        // a pass that ran meanwhile, which the garbage bound allows for.
+        self.trigger.load(Relaxed)
     }
 
     /// Pushes the chain `first ..= last` (linked through `next`).
@@ -103,15 +122,26 @@ impl Shard {
         self.head.swap(ptr::null_mut(), Acquire)
     }
 
-    /// Records that `n` objects of this shard were reclaimed.
+    /// Ends a pass that reclaimed `n` objects and computed `trigger` from
+    /// the hazards it found.
     #[inline]
+    pub(crate) fn finish_pass(&self, n: usize, trigger: usize) {
+        // Relaxed: published by the Release decrement below.
+        self.trigger.store(trigger, Relaxed);
+        // Relaxed: statistics only.
+        self.reclaimed.fetch_add(n as u64, Relaxed);
+        // Release: pairs with the Acquire increment in `push_one` (the
+        // trigger stored above is seen by every later retire). Done even
+        // for `n == 0`, for that pairing.
+        self.pending.fetch_sub(n, Release);
+    }
+
+    /// Records that `n` objects of this shard were reclaimed outside a pass
+    /// (the domain is being dropped: nobody retires any more).
     pub(crate) fn note_reclaimed(&self, n: usize) {
-        if n > 0 {
-            // Relaxed: statistics and the trigger heuristic only; the
-            // pending count may be read stale, which the bound allows for.
-            self.reclaimed.fetch_add(n as u64, Relaxed);
-            self.pending.fetch_sub(n, Relaxed);
-        }
+        // Relaxed: `&mut` access to the domain; no other thread reads.
+        self.reclaimed.fetch_add(n as u64, Relaxed);
+        self.pending.fetch_sub(n, Relaxed);
     }
 
     /// Objects pending in this shard.
