@@ -787,12 +787,13 @@ where
     }
 
     /// Checks the Robin Hood invariants (distances, order, fingerprints,
-    /// per-segment counts). For tests: call only while no other thread
-    /// uses the map.
+    /// per-segment counts) of the current table. For tests. Safe to call
+    /// while other threads use the map: it locks every segment while it
+    /// reads, so writers wait for it (readers do not) and its view is exact.
     ///
     /// # Panics
     ///
-    /// With the broken invariant.
+    /// With the broken invariant (after unlocking).
     #[doc(hidden)]
     pub fn check_invariants(&self) {
         self.raw.check_invariants(&mut self.raw.reclaimer.guard());

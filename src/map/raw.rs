@@ -1255,43 +1255,88 @@ impl<K, V, R> RawMap<K, V, R> {
         })
     }
 
-    /// Checks invariants 1 and 2 of the module docs and the counts, on a
-    /// quiescent map. Panics with the broken invariant.
+    /// Checks invariants 1 and 2 of the module docs and the per-segment
+    /// counts of the current table; panics with the broken invariant.
+    ///
+    /// Sound and exact while other threads use the map: it holds every
+    /// segment lock of the current table while it reads (writers wait for
+    /// it; readers do not), so no entry it reads can be unlinked, let alone
+    /// retired, meanwhile (invariant 3), and no count or position changes.
+    /// It runs no user code under the locks and panics only after
+    /// unlocking.
     pub(crate) fn check_invariants<G: Guard>(&self, g: &mut G) {
-        let t = self.current(g);
-        let mut counts = vec![0usize; t.segs.len()];
-        let mut prev_home = 0;
-        for (i, s) in t.slots.iter().enumerate() {
-            // Relaxed: quiescent.
-            let w = s.load(Relaxed);
-            if w.is_null() {
+        let mut backoff = Backoff::new();
+        loop {
+            let tp = g.protect(TABLE_SLOT, &self.table);
+            // SAFETY: protected in `TABLE_SLOT` (root witness), non-null.
+            let t = unsafe { &*tp };
+            let mut locks = Locks::new(t, 0);
+            if locks.extend_to(t.segs.len() - 1).is_err() {
+                // A grower froze the table: check the new one.
+                drop(locks);
+                backoff.snooze();
                 continue;
             }
-            // SAFETY: the map is quiescent (caller's contract) and `w` is
-            // linked in the current table.
-            let e = unsafe { &*probe::untag(w) };
-            let home = probe::home(e.hash, t.log2);
-            assert_eq!(probe::dist(w), i - home, "slot {i}: distance");
-            assert!(probe::dist(w) <= t.max_probe, "slot {i}: past max probe");
-            assert_eq!(
-                probe::fp(w),
-                probe::fingerprint(e.hash),
-                "slot {i}: fingerprint"
-            );
-            assert!(home >= prev_home, "slot {i}: Robin Hood order");
-            assert!(
-                probe::dist(w) == 0 || !t.slots[i - 1].load(Relaxed).is_null(),
-                "slot {i}: hole before a displaced entry"
-            );
-            prev_home = home;
-            counts[t.seg_of(home)] += 1;
-        }
-        for (k, seg) in t.segs.iter().enumerate() {
-            let st = seg.state.load(Relaxed);
-            assert_eq!(st & (LOCKED | WRITING | MOVED), 0, "segment {k}: state");
-            assert_eq!(seg.count.load(Relaxed), counts[k], "segment {k}: count");
+            let verdict = check_locked(t);
+            drop(locks);
+            if let Err(broken) = verdict {
+                panic!("cds::HashMap: invariant broken: {broken}");
+            }
+            return;
         }
     }
+}
+
+/// The checks of [`RawMap::check_invariants`] on `t`, every segment of
+/// which the caller holds locked (and `t` is the current table: the locks
+/// were taken without finding `MOVED`).
+fn check_locked<K, V>(t: &Table<K, V>) -> Result<(), String> {
+    let mut counts = vec![0usize; t.segs.len()];
+    let mut prev_home = 0;
+    for (i, s) in t.slots.iter().enumerate() {
+        // Relaxed: every segment is locked by us (Acquire CASes).
+        let w = s.load(Relaxed);
+        if w.is_null() {
+            continue;
+        }
+        crate::hooks::stall_point!("map.check.entry");
+        // SAFETY: `w` is linked in the current table, all of whose segments
+        // we hold: nobody can unlink it, so it is not retired (invariant 3),
+        // and our Acquire lock CASes see its contents.
+        let e = unsafe { &*probe::untag(w) };
+        let home = probe::home(e.hash, t.log2);
+        let d = probe::dist(w);
+        if i.checked_sub(home) != Some(d) {
+            return Err(format!("slot {i}: distance {d}, home {home}"));
+        }
+        if d > t.max_probe {
+            return Err(format!("slot {i}: distance {d} past max probe"));
+        }
+        if probe::fp(w) != probe::fingerprint(e.hash) {
+            return Err(format!("slot {i}: fingerprint"));
+        }
+        if home < prev_home {
+            return Err(format!("slot {i}: Robin Hood order"));
+        }
+        // Relaxed: locked, as above.
+        if d != 0 && t.slots[i - 1].load(Relaxed).is_null() {
+            return Err(format!("slot {i}: hole before a displaced entry"));
+        }
+        prev_home = home;
+        counts[t.seg_of(home)] += 1;
+    }
+    for (k, seg) in t.segs.iter().enumerate() {
+        // Relaxed: locked by us.
+        let st = seg.state.load(Relaxed);
+        if st & (LOCKED | WRITING | MOVED) != LOCKED {
+            return Err(format!("segment {k}: state {st:#x}"));
+        }
+        let count = seg.count.load(Relaxed);
+        if count != counts[k] {
+            return Err(format!("segment {k}: count {count}, {} entries", counts[k]));
+        }
+    }
+    Ok(())
 }
 
 impl<K, V, R> Drop for RawMap<K, V, R> {

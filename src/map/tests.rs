@@ -34,6 +34,20 @@ both!(
     pinned_handle_refreshes,
 );
 
+/// `check_invariants` is a safe function: it must be sound (and its checks
+/// exact) while other threads write, on a domain where every retire scans
+/// (so a replaced entry is freed as soon as nobody protects it).
+mod check_invariants_while_writing {
+    #[test]
+    fn epoch() {
+        super::check_invariants_while_writing(crate::reclaim::Epoch::new);
+    }
+    #[test]
+    fn hazard() {
+        super::check_invariants_while_writing(|| crate::reclaim::Hazard::with_threshold(1));
+    }
+}
+
 fn new_map<K, V, S, R: Reclaim>(hasher: S, r: fn() -> R) -> HashMap<K, V, S, R> {
     HashMap::with_capacity_hasher_and_reclaimer(0, hasher, r())
 }
@@ -206,4 +220,43 @@ fn pinned_handle_refreshes<R: Reclaim>(r: fn() -> R) {
     assert_eq!(*h.get_or_insert_with(5, || 6), 6);
     drop(h);
     map.check_invariants();
+}
+
+fn check_invariants_while_writing<R: Reclaim>(r: fn() -> R) {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    let map: HashMap<u64, u64, RandomState, R> = new_map(RandomState::new(), r);
+    let (keys, rounds) = if cfg!(miri) { (6, 12) } else { (300, 60) };
+    let done = AtomicBool::new(false);
+    let checks = std::thread::scope(|s| {
+        s.spawn(|| {
+            // Round 0 inserts (and grows); the first half of the rounds only
+            // replaces entries in place (freed at once unless protected); in
+            // the second half odd rounds also remove a third of the keys
+            // (backward shifts) and the next round inserts them again.
+            for round in 0..rounds {
+                for k in 0..keys {
+                    map.insert(k, round);
+                    if round >= rounds / 2 && round % 2 == 1 && round + 1 < rounds && k % 3 == 0 {
+                        map.remove(&k);
+                    }
+                }
+            }
+            done.store(true, Relaxed);
+        });
+        let mut checks = 0u32;
+        loop {
+            let last = done.load(Relaxed);
+            map.check_invariants();
+            checks += 1;
+            if last {
+                break checks;
+            }
+        }
+    });
+    assert!(checks >= 1);
+    map.check_invariants();
+    assert_eq!(map.len(), keys as usize);
+    for k in 0..keys {
+        assert_eq!(map.get_cloned(&k), Some(rounds - 1));
+    }
 }
