@@ -27,6 +27,7 @@ reclaimer_tests!(
     concurrent_updates_are_exact,
     concurrent_get_or_insert_with_one_key,
     iter_during_growth_yields_stable_keys,
+    drop_keeps_dropping_after_a_panicking_drop,
 );
 
 fn scaled(full: usize) -> usize {
@@ -551,4 +552,44 @@ fn private_hazard_domain_frees_everything() {
     // Map dropped (live entries freed at once), then the private domain
     // (everything retired freed): every value dropped exactly once.
     assert_eq!(drops.load(Relaxed), 2 * n as usize);
+}
+
+/// A value that counts every drop and panics in the drop of number `bad`.
+#[derive(Debug)]
+struct Bomb {
+    n: u64,
+    bad: u64,
+    drops: Arc<AtomicUsize>,
+}
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Relaxed);
+        if self.n == self.bad {
+            panic!("bomb {}", self.n);
+        }
+    }
+}
+
+fn drop_keeps_dropping_after_a_panicking_drop<R: Reclaim>(mk: fn() -> R) {
+    // One value of eight panics in its drop: the map's `Drop` still drops
+    // the other seven (as `Vec` does), then resumes the panic.
+    for bad in [0, 3, 7] {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let map = map_of::<u64, Bomb, R>(mk);
+        for n in 0..8 {
+            let drops = drops.clone();
+            map.insert(n, Bomb { n, bad, drops });
+        }
+        let r = catch_unwind(AssertUnwindSafe(move || drop(map)));
+        let msg = r.expect_err("the panic reaches the caller");
+        assert_eq!(
+            msg.downcast_ref::<String>().map(String::as_str),
+            Some(&*format!("bomb {bad}"))
+        );
+        assert_eq!(
+            drops.load(Relaxed),
+            8,
+            "every value dropped once (bad = {bad})"
+        );
+    }
 }

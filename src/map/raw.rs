@@ -1344,17 +1344,50 @@ impl<K, V, R> Drop for RawMap<K, V, R> {
         // Relaxed: `&mut self` (loom's atomics have no `get_mut`).
         let tp = self.table.load(Relaxed);
         // SAFETY: `&mut self`: no other thread can reach the map; the root
-        // table owns (through the map) every linked entry exactly once; old
-        // tables and unlinked entries belong to the reclaimer.
+        // table came from `Box::into_raw` and owns (through the map) every
+        // linked entry exactly once; old tables and unlinked entries belong
+        // to the reclaimer.
         let t = unsafe { Box::from_raw(tp) };
-        for s in t.slots.iter() {
+        let mut rest = DropLinked {
+            slots: &t.slots,
+            next: 0,
+        };
+        rest.run();
+    }
+}
+
+/// Drops the entries linked in `slots[next..]` of a table nobody else can
+/// reach, like a `Vec` drops its elements: if a `K` or `V` drop panics, the
+/// remaining entries are still dropped (by this guard's own `Drop`, during
+/// the unwinding) and the first panic goes on; a second panic aborts, as
+/// in `Vec`.
+struct DropLinked<'t, K, V> {
+    slots: &'t [AtomicPtr<Entry<K, V>>],
+    next: usize,
+}
+
+impl<K, V> DropLinked<'_, K, V> {
+    fn run(&mut self) {
+        while let Some(s) = self.slots.get(self.next) {
+            // Past this slot before its drop runs: a panicking entry is not
+            // dropped twice.
+            self.next += 1;
             // Relaxed: exclusive access.
             let w = s.load(Relaxed);
             if !w.is_null() {
                 // SAFETY: linked entries come from `alloc_boxed` and are
-                // owned by the map; each is in exactly one slot at rest.
+                // owned by the map, which nobody else can reach; each is in
+                // exactly one slot of the current table at rest, and each
+                // slot is visited once.
                 unsafe { recycle::drop_boxed(probe::untag(w)) };
             }
         }
+    }
+}
+
+impl<K, V> Drop for DropLinked<'_, K, V> {
+    fn drop(&mut self) {
+        // Empty after a normal `run`; after a panic, the rest.
+        self.run();
     }
 }
