@@ -62,7 +62,10 @@
 //! Methods returning an entry hand out a [`Ref`], which owns its own guard:
 //! under [`Epoch`] a nested pin (cheap, `!Send`; a `Ref` held for long
 //! stalls every epoch-based reclamation in the process), under `Hazard` one
-//! hazard record per live `Ref`. For loops, [`HashMap::pin`] gives a
+//! hazard record per live `Ref`, protecting that entry only (not the table
+//! it was found in: a held `Ref` does not keep tables retired by growth
+//! alive). An [`Iter`] protects each entry as it hands it out: it holds the
+//! records of the `Ref`s alive plus one. For loops, [`HashMap::pin`] gives a
 //! [`Pinned`] handle that reuses one guard. A panic in `K` or `V`'s `Drop`
 //! while the reclaimer runs deferred drops aborts the process (see
 //! [`crate::reclaim`]).
@@ -115,7 +118,6 @@ use core::marker::PhantomData;
 use core::ops::Deref;
 use core::ptr::NonNull;
 use std::collections::hash_map::RandomState;
-use std::collections::VecDeque;
 
 use crate::reclaim::{Epoch, Guard, Reclaim};
 use raw::{Entry, Inserted, Pending, RawMap};
@@ -217,13 +219,28 @@ unsafe impl<'m, K: Sync, V: Sync, R: Reclaim> Send for Ref<'m, K, V, R> where R:
 unsafe impl<'m, K: Sync, V: Sync, R: Reclaim> Sync for Ref<'m, K, V, R> where R::Guard<'m>: Sync {}
 
 impl<'m, K, V, R: Reclaim> Ref<'m, K, V, R> {
-    /// Wraps an entry protected by `guard`'s entry slot.
+    /// Wraps an entry protected by `guard`'s entry slot, after ending the
+    /// guard's table protection (a `Ref` protects its entry only, so that
+    /// holding it does not keep retired tables alive).
     ///
     /// # Safety
     ///
     /// 1. `entry` is non-null and protected by `guard` (in `ENTRY_SLOT`)
     ///    until the guard drops.
-    unsafe fn new(guard: R::Guard<'m>, entry: *mut Entry<K, V>) -> Self {
+    unsafe fn new(mut guard: R::Guard<'m>, entry: *mut Entry<K, V>) -> Self {
+        raw::release_table(&mut guard);
+        // SAFETY: precondition 1 (forwarded).
+        unsafe { Self::wrap(guard, entry) }
+    }
+
+    /// Wraps an entry protected by `guard`'s entry slot; `guard` protects
+    /// nothing else.
+    ///
+    /// # Safety
+    ///
+    /// 1. `entry` is non-null and protected by `guard` (in `ENTRY_SLOT`)
+    ///    until the guard drops.
+    unsafe fn wrap(guard: R::Guard<'m>, entry: *mut Entry<K, V>) -> Self {
         // SAFETY: precondition 1 (non-null).
         let entry = unsafe { NonNull::new_unchecked(entry) };
         Ref {
@@ -752,7 +769,9 @@ where
     /// Every entry present for the whole iteration is yielded exactly once,
     /// others at most once. It walks the table one segment at a time (a
     /// segment with a writer moving keys is waited for) and keeps its place
-    /// across growth.
+    /// across growth. Entries are protected one at a time as they are
+    /// handed out: under `Hazard` the iterator holds one hazard record of
+    /// its own plus one per `Ref` alive.
     ///
     /// # Examples
     ///
@@ -805,6 +824,11 @@ const END: u128 = 1 << 64;
 
 /// Iterator over a [`HashMap`]'s entries; see [`HashMap::iter`].
 ///
+/// It holds one guard of its own while it is inside a segment (under
+/// `Hazard`: one record, protecting the table it snapshotted) and protects
+/// each entry only when it hands it out, in the [`Ref`]'s own guard: at any
+/// moment it owns the records of the `Ref`s alive plus at most one.
+///
 /// # Examples
 ///
 /// ```
@@ -815,10 +839,25 @@ const END: u128 = 1 << 64;
 #[must_use = "iterators are lazy"]
 pub struct Iter<'m, K, V, S, R: Reclaim> {
     map: &'m HashMap<K, V, S, R>,
+    /// The start (a hash) of the segment range being walked.
     cursor: u128,
+    /// The end of the snapshot in `buf` (the next cursor).
+    next: u128,
     end: u128,
+    /// Protects `table` (under epochs: every entry loaded into `buf`) while
+    /// `buf[pos..]` is not empty; `None` between segments.
+    guard: Option<R::Guard<'m>>,
+    table: *const raw::Table<K, V>,
+    /// The segment's (slot, word) snapshot; `buf[pos..]` is still to come.
     buf: Vec<(usize, *mut Entry<K, V>)>,
-    items: VecDeque<Ref<'m, K, V, R>>,
+    pos: usize,
+    /// Entries yielded from the range `cursor..seen_end`: when a protection
+    /// fails the range is snapshotted again (in the newest table) and these
+    /// are skipped, so each entry present throughout is yielded once.
+    seen: Vec<*mut Entry<K, V>>,
+    seen_end: u128,
+    /// The range is being walked again: skip `seen`.
+    again: bool,
 }
 
 impl<'m, K, V, S, R: Reclaim> Iter<'m, K, V, S, R> {
@@ -826,38 +865,37 @@ impl<'m, K, V, S, R: Reclaim> Iter<'m, K, V, S, R> {
         Iter {
             map,
             cursor,
+            next: cursor,
             end,
+            guard: None,
+            table: core::ptr::null(),
             buf: Vec::new(),
-            items: VecDeque::new(),
+            pos: 0,
+            seen: Vec::new(),
+            seen_end: cursor,
+            again: false,
         }
     }
 
-    /// Protects the next segment's entries; false at the end.
+    /// Snapshots the segment range at `next` (the current one again after
+    /// a failed protection); false at the end.
     fn fill(&mut self) -> bool {
-        let raw = &self.map.raw;
-        while self.items.is_empty() {
-            if self.cursor >= self.end {
-                return false;
-            }
-            let mut g = raw.reclaimer.guard();
-            let (t, next) = raw.snapshot_segment(&mut g, self.cursor, self.end, &mut self.buf);
-            let mut all = true;
-            for &(slot, word) in &self.buf {
-                let mut g2 = raw.reclaimer.guard();
-                if !raw.protect_found(&mut g2, t, slot, word) {
-                    all = false;
-                    break;
-                }
-                // SAFETY: just protected in `g2`'s entry slot.
-                self.items
-                    .push_back(unsafe { Ref::new(g2, raw::entry_of(word)) });
-            }
-            if all {
-                self.cursor = next;
-            } else {
-                self.items.clear(); // the segment changed: take it again
-            }
+        self.guard = None;
+        self.cursor = self.next;
+        if self.cursor >= self.seen_end {
+            self.seen.clear();
+            self.again = false;
         }
+        if self.cursor >= self.end {
+            return false;
+        }
+        let raw = &self.map.raw;
+        let mut g = raw.reclaimer.guard();
+        let (t, next) = raw.snapshot_segment(&mut g, self.cursor, self.end, &mut self.buf);
+        if self.seen.is_empty() {
+            self.seen_end = next;
+        }
+        (self.guard, self.table, self.next, self.pos) = (Some(g), t, next, 0);
         true
     }
 }
@@ -865,10 +903,36 @@ impl<'m, K, V, S, R: Reclaim> Iter<'m, K, V, S, R> {
 impl<'m, K, V, S, R: Reclaim> Iterator for Iter<'m, K, V, S, R> {
     type Item = Ref<'m, K, V, R>;
     fn next(&mut self) -> Option<Self::Item> {
-        if self.items.is_empty() && !self.fill() {
-            return None;
+        loop {
+            let Some(&(slot, word)) = self.buf.get(self.pos) else {
+                if !self.fill() {
+                    return None;
+                }
+                continue;
+            };
+            self.pos += 1;
+            let entry = raw::entry_of(word);
+            if self.again && self.seen.contains(&entry) {
+                continue;
+            }
+            let raw = &self.map.raw;
+            let mut g = raw.reclaimer.guard();
+            // `self.guard` still protects `self.table` (and, under epochs,
+            // `entry`): `buf[pos - 1]` was not yet consumed.
+            if raw.protect_found(&mut g, self.table, slot, word) {
+                self.seen.push(entry);
+                if self.pos == self.buf.len() {
+                    self.guard = None; // do not hold the table between segments
+                }
+                // SAFETY: just protected in `g`'s entry slot, and `g`
+                // protects nothing else (fresh guard).
+                return Some(unsafe { Ref::wrap(g, entry) });
+            }
+            // The segment changed since the snapshot: take the range again
+            // (in the newest table), skipping what was already yielded.
+            drop(g);
+            (self.next, self.pos, self.again) = (self.cursor, self.buf.len(), true);
         }
-        self.items.pop_front()
     }
 }
 

@@ -107,6 +107,15 @@ pub(crate) const ENTRY_SLOT: usize = 0;
 /// Guard slot protecting the table an operation works on.
 pub(crate) const TABLE_SLOT: usize = 1;
 
+/// Ends `g`'s table protection, leaving only its entry slot set: a guard
+/// handed to a `Ref` must not keep the table it probed alive (a held `Ref`
+/// would otherwise hold back every table retired by later growth).
+#[inline]
+pub(crate) fn release_table<G: Guard>(g: &mut G) {
+    // Publishing null in the slot ends its protection; nothing to witness.
+    let _ = g.protect_with(TABLE_SLOT, core::ptr::null_mut::<()>(), || true);
+}
+
 /// A segment is owned by a writer or grower.
 const LOCKED: usize = 1;
 /// The table is frozen; a newer one is published.
