@@ -74,11 +74,19 @@
 //!
 //! `Hash`, `Eq`, `Clone` and the closures passed to the map run outside
 //! every lock: a panic in them unwinds through the caller and leaves the map
-//! consistent (nothing lost, duplicated or leaked). Entry addresses must fit
+//! consistent (nothing lost, duplicated or leaked). A panic in `K` or `V`'s
+//! `Drop` where the map drops inline (the map's own drop, a key the caller
+//! passed that is not stored) also reaches the caller; the map's drop first
+//! drops every other entry, as `Vec` does (a second panic aborts).
+//! `remove`, `clear` and replacements drop nothing inline: the reclaimer
+//! drops later, and aborts on a panic (above). Entry addresses must fit
 //! in 48 bits (true on x86-64 and AArch64 Linux); otherwise inserting panics.
-//! A hasher so degenerate that more than ~255 keys share one probe run
-//! makes `insert` panic (std's map degrades to linear time instead). The
-//! map exists on 64-bit targets only (tags live in a pointer's high bits).
+//! A degenerate hasher (every key hashing alike) is correct, just slow: the
+//! keys that fit in no probe run go to a per-table *spill*, scanned
+//! linearly (std's map degrades to linear time too). Growing past 2^40 home
+//! slots panics ("capacity overflow"), and so does failing to allocate a
+//! table. The map exists on 64-bit targets only (tags live in a pointer's
+//! high bits).
 //!
 //! # Design decisions (beyond DESIGN.md §4)
 //!
@@ -93,6 +101,12 @@
 //!   five segments. A cluster that overflows the tail while the table is
 //!   under a quarter of its maximum load gets a 255-slot tail instead of
 //!   more slots (degenerate hashers do not double the table forever).
+//! - **A spill for runs longer than any tail**: a slot word's distance has
+//!   8 bits, so when even the 255-slot tail overflows at low load (a
+//!   degenerate hasher) the entry goes to an immutable `(hash, entry)`
+//!   array of its table, replaced whole by a CAS under the key's home
+//!   segment lock (whose version it bumps, like a shift). Lookups read it
+//!   only after a miss in the run (one null load when there is none).
 //! - **Readers probe twice only on a miss**: the first probe reads no
 //!   version (a hit needs none); a miss probes again reading and
 //!   validating the versions.
@@ -321,6 +335,10 @@ pub struct ProbeStats {
     pub mean_distance: f64,
     /// Largest probe distance.
     pub max_distance: usize,
+    /// Entries kept in the table's spill because they fit in no probe run
+    /// (only with a degenerate hasher; 0 otherwise). They count in `len`,
+    /// not in the distances.
+    pub spilled: usize,
 }
 
 impl ProbeStats {
@@ -358,7 +376,9 @@ impl<K, V> HashMap<K, V> {
     ///
     /// # Panics
     ///
-    /// If `capacity` exceeds 2^40 · 0.875 (2^24 on 32-bit targets).
+    /// With "capacity overflow" if `capacity` exceeds 2^40 · 0.875 (2^24
+    /// on 32-bit targets; before allocating anything), and with "cannot
+    /// allocate" if the table cannot be allocated.
     ///
     /// # Examples
     ///
@@ -518,16 +538,18 @@ impl<K, V, S, R: Reclaim> HashMap<K, V, S, R> {
     /// ```
     pub fn probe_stats(&self) -> ProbeStats {
         let s = self.raw.stats(&mut self.raw.reclaimer.guard());
+        let len = s.len + s.spilled;
         ProbeStats {
-            len: s.len,
+            len,
             home_slots: s.home_slots,
-            load_factor: s.len as f64 / s.home_slots as f64,
+            load_factor: len as f64 / s.home_slots as f64,
             mean_distance: if s.len == 0 {
                 0.0
             } else {
                 s.sum_dist as f64 / s.len as f64
             },
             max_distance: s.max_dist,
+            spilled: s.spilled,
         }
     }
 
@@ -560,6 +582,12 @@ where
     /// Inserts `key → value`. If the key was present, its entry is replaced
     /// in place and returned (still valid through the returned [`Ref`]; a
     /// value is never moved out of a published entry).
+    ///
+    /// # Panics
+    ///
+    /// If `K::hash` or `K::eq` panics (the map is unchanged, `key` and
+    /// `value` are dropped), or if the map must grow past 2^40 home slots
+    /// or cannot allocate its new table (it keeps its current one).
     ///
     /// # Examples
     ///
@@ -844,10 +872,10 @@ pub struct Iter<'m, K, V, S, R: Reclaim> {
     /// The end of the snapshot in `buf` (the next cursor).
     next: u128,
     end: u128,
-    /// Protects `table` (under epochs: every entry loaded into `buf`) while
-    /// `buf[pos..]` is not empty; `None` between segments.
-    guard: Option<R::Guard<'m>>,
-    table: *const raw::Table<K, V>,
+    /// The guard that took the snapshot in `buf`, and the snapshot's table
+    /// and spill, which it protects (under epochs: every entry loaded into
+    /// `buf` too) while `buf[pos..]` is not empty; `None` between segments.
+    held: Option<(R::Guard<'m>, raw::Snapshot<K, V>)>,
     /// The segment's (slot, word) snapshot; `buf[pos..]` is still to come.
     buf: Vec<(usize, *mut Entry<K, V>)>,
     pos: usize,
@@ -867,8 +895,7 @@ impl<'m, K, V, S, R: Reclaim> Iter<'m, K, V, S, R> {
             cursor,
             next: cursor,
             end,
-            guard: None,
-            table: core::ptr::null(),
+            held: None,
             buf: Vec::new(),
             pos: 0,
             seen: Vec::new(),
@@ -880,7 +907,7 @@ impl<'m, K, V, S, R: Reclaim> Iter<'m, K, V, S, R> {
     /// Snapshots the segment range at `next` (the current one again after
     /// a failed protection); false at the end.
     fn fill(&mut self) -> bool {
-        self.guard = None;
+        self.held = None;
         self.cursor = self.next;
         if self.cursor >= self.seen_end {
             self.seen.clear();
@@ -891,11 +918,12 @@ impl<'m, K, V, S, R: Reclaim> Iter<'m, K, V, S, R> {
         }
         let raw = &self.map.raw;
         let mut g = raw.reclaimer.guard();
-        let (t, next) = raw.snapshot_segment(&mut g, self.cursor, self.end, &mut self.buf);
+        let snap = raw.snapshot_segment(&mut g, self.cursor, self.end, &mut self.buf);
         if self.seen.is_empty() {
-            self.seen_end = next;
+            self.seen_end = snap.next;
         }
-        (self.guard, self.table, self.next, self.pos) = (Some(g), t, next, 0);
+        (self.next, self.pos) = (snap.next, 0);
+        self.held = Some((g, snap));
         true
     }
 }
@@ -915,14 +943,17 @@ impl<'m, K, V, S, R: Reclaim> Iterator for Iter<'m, K, V, S, R> {
             if self.again && self.seen.contains(&entry) {
                 continue;
             }
+            let Some((_, snap)) = &self.held else {
+                unreachable!("a snapshot is held while its items remain");
+            };
             let raw = &self.map.raw;
             let mut g = raw.reclaimer.guard();
-            // `self.guard` still protects `self.table` (and, under epochs,
-            // `entry`): `buf[pos - 1]` was not yet consumed.
-            if raw.protect_found(&mut g, self.table, slot, word) {
+            // `held` still protects the snapshot's table and spill (and,
+            // under epochs, `entry`): `buf[pos - 1]` was not yet consumed.
+            if raw.protect_found(&mut g, snap, slot, word) {
                 self.seen.push(entry);
                 if self.pos == self.buf.len() {
-                    self.guard = None; // do not hold the table between segments
+                    self.held = None; // do not hold the table between segments
                 }
                 // SAFETY: just protected in `g`'s entry slot, and `g`
                 // protects nothing else (fresh guard).
