@@ -409,6 +409,10 @@ impl<K, V, S> HashMap<K, V, S> {
     /// An empty map using `hasher` that holds `capacity` entries before it
     /// grows.
     ///
+    /// # Panics
+    ///
+    /// As [`HashMap::with_capacity`].
+    ///
     /// # Examples
     ///
     /// ```
@@ -636,6 +640,10 @@ where
 
     /// A clone of the value of `key` (no guard outlives the call).
     ///
+    /// # Panics
+    ///
+    /// If `Hash`, `Eq` or `V::clone` panics; the map is unchanged.
+    ///
     /// # Examples
     ///
     /// ```
@@ -703,6 +711,12 @@ where
     /// threads race on one absent key exactly one entry ends up inserted and
     /// the losers' values are dropped.
     ///
+    /// # Panics
+    ///
+    /// If `Hash`, `Eq` or `make` panics (the map is unchanged, `key` is
+    /// dropped), if dropping `key` (when present already) or a losing
+    /// value panics, or as [`insert`](HashMap::insert) when growing.
+    ///
     /// # Examples
     ///
     /// ```
@@ -736,6 +750,11 @@ where
     /// than once (when another writer changes the entry meanwhile); `K` is
     /// cloned into the new entry (entries are immutable).
     ///
+    /// # Panics
+    ///
+    /// If `Hash`, `Eq`, `K::clone` or `f` panics (in any of its runs); the
+    /// entry keeps the value it had.
+    ///
     /// # Examples
     ///
     /// ```
@@ -758,6 +777,11 @@ where
     /// Keeps only the entries for which `keep` returns true. Each entry
     /// present throughout is offered once; `keep` runs outside every lock,
     /// and an entry is removed only if it was not replaced meanwhile.
+    ///
+    /// # Panics
+    ///
+    /// If `keep` panics: the entries already removed stay removed, the
+    /// others stay.
     ///
     /// # Examples
     ///
