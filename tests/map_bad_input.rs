@@ -296,9 +296,12 @@ impl<const HASH: u64> BuildHasher for Same<HASH> {
 fn degenerate_hasher_every_key_alike<R: Reclaim>(mk: fn() -> R) {
     // The run starts at the first home, in the middle, and at the last
     // home (so it lies in the tail).
+    every_key_alike(Same::<{ u64::MAX }>, mk);
+    if cfg!(miri) {
+        return; // one is slow enough under miri (300 keys scanned per op)
+    }
     every_key_alike(Same::<0>, mk);
     every_key_alike(Same::<0x9e37_79b9_7f4a_7c15>, mk);
-    every_key_alike(Same::<{ u64::MAX }>, mk);
 }
 
 fn every_key_alike<S: BuildHasher, R: Reclaim>(hasher: S, mk: fn() -> R) {
@@ -350,7 +353,13 @@ fn every_key_alike<S: BuildHasher, R: Reclaim>(hasher: S, mk: fn() -> R) {
 fn degenerate_hasher_concurrent<R: Reclaim>(mk: fn() -> R) {
     // Two threads insert, replace and remove their own keys, all of one
     // hash, while a third reads: the spill's copy-on-write races.
-    let per = if cfg!(miri) { 140 } else { 400 };
+    if cfg!(miri) {
+        // Hundreds of keys per thread (the spill starts past 255 in one
+        // run) are too slow under miri; the spill's races are covered by
+        // the loom models and miri runs the single-threaded spill tests.
+        return;
+    }
+    let per = 400;
     let traps = Traps::new();
     let map: Map<Same<0x1234_5678_9abc_def0>, R> =
         HashMap::with_capacity_hasher_and_reclaimer(0, Same, mk());

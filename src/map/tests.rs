@@ -32,6 +32,7 @@ both!(
     overflowing_cluster_grows_the_tail,
     clear_iter_retain_update,
     pinned_handle_refreshes,
+    every_key_alike_spills,
 );
 
 /// `check_invariants` is a safe function: it must be sound (and its checks
@@ -259,4 +260,50 @@ fn check_invariants_while_writing<R: Reclaim>(r: fn() -> R) {
     for k in 0..keys {
         assert_eq!(map.get_cloned(&k), Some(rounds - 1));
     }
+}
+
+fn every_key_alike_spills<R: Reclaim>(r: fn() -> R) {
+    // Every key hashes alike: past the longest run (255) the rest goes to
+    // the spill, through growth; all operations still work.
+    #[derive(Clone, Default)]
+    struct Same;
+    impl BuildHasher for Same {
+        type Hasher = IdentHasher;
+        fn build_hasher(&self) -> IdentHasher {
+            IdentHasher(0x8000_0000_0000_0001)
+        }
+    }
+    #[derive(PartialEq, Eq, Debug, Clone)]
+    struct K(u32);
+    impl core::hash::Hash for K {
+        fn hash<H: Hasher>(&self, _: &mut H) {}
+    }
+    let map: HashMap<K, u32, Same, R> = new_map(Same, r);
+    let n = 300;
+    for i in 0..n {
+        assert!(map.insert(K(i), i).is_none());
+    }
+    map.check_invariants();
+    let s = map.probe_stats();
+    assert_eq!((s.len, s.max_distance), (n as usize, 255));
+    assert_eq!(s.spilled, n as usize - 256);
+    for i in 0..n {
+        assert_eq!(map.get_cloned(&K(i)), Some(i));
+    }
+    assert_eq!(*map.insert(K(n - 1), 7).unwrap(), n - 1); // spilled
+    assert!(map.update(&K(n - 2), |v| v + 1));
+    assert_eq!(*map.remove(&K(n - 3)).unwrap(), n - 3);
+    assert_eq!(*map.remove(&K(0)).unwrap(), 0); // from the run
+    map.check_invariants();
+    assert_eq!(map.get_cloned(&K(n - 1)), Some(7));
+    assert_eq!(map.get_cloned(&K(n - 2)), Some(n - 1));
+    assert!(!map.contains_key(&K(n - 3)) && !map.contains_key(&K(0)));
+    assert_eq!(map.len(), n as usize - 2);
+    let mut keys: Vec<u32> = map.iter().map(|r| r.key().0).collect();
+    keys.sort_unstable();
+    let want: Vec<u32> = (1..n).filter(|&i| i != n - 3).collect();
+    assert_eq!(keys, want);
+    map.clear();
+    map.check_invariants();
+    assert!(map.is_empty() && map.probe_stats().spilled == 0);
 }
