@@ -238,3 +238,146 @@ fn message_passing<R: Reclaim>(m: Arc<Map<R>>) {
 fn message_passing_model() {
     both(message_passing, message_passing);
 }
+
+/// A 32-slot table (16 loom segments of two homes, tail of 4) whose last
+/// home holds a full run: five keys at home 31 fill slots 31..=35 (the
+/// longest distance loom allows), so a sixth key homed there goes to the
+/// spill (the table is far below a quarter of its maximum load).
+fn full_run_map<R: Reclaim>(r: R) -> Arc<Map<R>> {
+    let m = HashMap::with_capacity_hasher_and_reclaimer(20, Ident, r);
+    assert_eq!(m.probe_stats().home_slots, 32);
+    for tag in 1..=5 {
+        m.insert(last_home(tag), tag);
+    }
+    assert_eq!(m.probe_stats().spilled, 0);
+    Arc::new(m)
+}
+
+/// A key homed at the last home (31) of the 32-slot table.
+fn last_home(tag: u64) -> u64 {
+    31 << 59 | tag
+}
+
+/// As [`model`], allowing the longer executions of the 32-slot table (its
+/// set-up alone takes hundreds of atomic operations: loom's default is a
+/// thousand branches per execution).
+fn big_model(f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    if b.preemption_bound.is_none() {
+        b.preemption_bound = Some(2);
+    }
+    b.max_branches = 20_000;
+    b.check(f);
+}
+
+/// Both reclaimers, on [`full_run_map`].
+fn both_full(body: fn(Arc<Map<Epoch>>), hbody: fn(Arc<Map<Hazard>>)) {
+    big_model(move || body(full_run_map(Epoch::new())));
+    big_model(move || hbody(full_run_map(Hazard::with_threshold(1))));
+}
+
+/// Two inserts of one key that fits only in the spill: one entry, and
+/// one of them sees the other's value.
+fn spill_inserts_one_key<R: Reclaim>(m: Arc<Map<R>>) {
+    let k = last_home(9);
+    let m2 = m.clone();
+    let w = thread::spawn(move || m2.insert(k, 1).map(|r| *r));
+    let mine = m.insert(k, 2).map(|r| *r);
+    let theirs = w.join().unwrap();
+    let last = *m.get(&k).unwrap();
+    match (mine, theirs) {
+        (None, Some(2)) => assert_eq!(last, 1),
+        (Some(1), None) => assert_eq!(last, 2),
+        other => panic!("not linearizable: {other:?}"),
+    }
+    assert_eq!(m.len(), 6);
+    assert_eq!(m.probe_stats().spilled, 1);
+    m.check_invariants();
+}
+
+#[test]
+fn spill_inserts_one_key_model() {
+    both_full(spill_inserts_one_key, spill_inserts_one_key);
+}
+
+/// An insert headed for the spill races a removal that makes room in the
+/// run, and a reader: the new key ends up exactly once (in the run or the
+/// spill), the run's other keys are found throughout.
+fn spill_insert_vs_run_remove<R: Reclaim>(m: Arc<Map<R>>) {
+    let k = last_home(9);
+    let m2 = m.clone();
+    let w = thread::spawn(move || {
+        assert!(m2.insert(k, 9).is_none());
+    });
+    assert_eq!(m.remove(&last_home(1)).map(|r| *r), Some(1));
+    assert_eq!(m.get(&last_home(5)).map(|r| *r), Some(5));
+    w.join().unwrap();
+    assert_eq!(m.get(&k).map(|r| *r), Some(9));
+    assert_eq!(m.len(), 5);
+    m.check_invariants();
+}
+
+#[test]
+fn spill_insert_vs_run_remove_model() {
+    both_full(spill_insert_vs_run_remove, spill_insert_vs_run_remove);
+}
+
+/// A reader of a spilled key racing its replacement and removal: it sees
+/// the old value, the new one or nothing, and, under `Hazard`, a `Ref` it
+/// holds is never freed under it.
+#[test]
+fn spill_witness_threshold_1() {
+    big_model(|| {
+        let m: Arc<HashMap<u64, Tracked, Ident, Hazard>> = Arc::new(
+            HashMap::with_capacity_hasher_and_reclaimer(20, Ident, Hazard::with_threshold(1)),
+        );
+        for tag in 1..=5 {
+            m.insert(last_home(tag), Tracked(9, Arc::new(AtomicBool::new(false))));
+        }
+        let k = last_home(7);
+        let freed = [
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        ];
+        m.insert(k, Tracked(0, freed[0].clone()));
+        assert_eq!(m.probe_stats().spilled, 1);
+        let m2 = m.clone();
+        let f1 = freed[1].clone();
+        let w = thread::spawn(move || {
+            drop(m2.insert(k, Tracked(1, f1)));
+            m2.reclaimer().flush();
+            drop(m2.remove(&k));
+            m2.reclaimer().flush();
+        });
+        if let Some(r) = m.get(&k) {
+            let v = r.0 as usize;
+            assert!(
+                !freed[v].load(SeqCst),
+                "entry freed while a Ref protects it"
+            );
+        }
+        w.join().unwrap();
+        m.check_invariants();
+    });
+}
+
+/// `check_invariants` racing a replacement and a removal (backward shift):
+/// it locks every segment, so it sees a consistent table and never reports
+/// a broken invariant.
+fn check_invariants_vs_writer<R: Reclaim>(m: Arc<Map<R>>) {
+    m.insert(at(1, 1), 1);
+    m.insert(at(1, 2), 2);
+    let m2 = m.clone();
+    let w = thread::spawn(move || {
+        m2.insert(at(1, 2), 3);
+        m2.remove(&at(1, 1));
+    });
+    m.check_invariants();
+    w.join().unwrap();
+    assert_eq!(m.get(&at(1, 2)).map(|r| *r), Some(3));
+}
+
+#[test]
+fn check_invariants_vs_writer_model() {
+    both(check_invariants_vs_writer, check_invariants_vs_writer);
+}

@@ -27,6 +27,8 @@ reclaimer_tests!(
     concurrent_updates_are_exact,
     concurrent_get_or_insert_with_one_key,
     iter_during_growth_yields_stable_keys,
+    drop_keeps_dropping_after_a_panicking_drop,
+    iter_during_churn_yields_stable_keys_once,
 );
 
 fn scaled(full: usize) -> usize {
@@ -551,4 +553,166 @@ fn private_hazard_domain_frees_everything() {
     // Map dropped (live entries freed at once), then the private domain
     // (everything retired freed): every value dropped exactly once.
     assert_eq!(drops.load(Relaxed), 2 * n as usize);
+}
+
+/// A value that counts every drop and panics in the drop of number `bad`.
+#[derive(Debug)]
+struct Bomb {
+    n: u64,
+    bad: u64,
+    drops: Arc<AtomicUsize>,
+}
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Relaxed);
+        if self.n == self.bad {
+            panic!("bomb {}", self.n);
+        }
+    }
+}
+
+fn drop_keeps_dropping_after_a_panicking_drop<R: Reclaim>(mk: fn() -> R) {
+    // One value of eight panics in its drop: the map's `Drop` still drops
+    // the other seven (as `Vec` does), then resumes the panic.
+    for bad in [0, 3, 7] {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let map = map_of::<u64, Bomb, R>(mk);
+        for n in 0..8 {
+            let drops = drops.clone();
+            map.insert(n, Bomb { n, bad, drops });
+        }
+        let r = catch_unwind(AssertUnwindSafe(move || drop(map)));
+        let msg = r.expect_err("the panic reaches the caller");
+        assert_eq!(
+            msg.downcast_ref::<String>().map(String::as_str),
+            Some(&*format!("bomb {bad}"))
+        );
+        assert_eq!(
+            drops.load(Relaxed),
+            8,
+            "every value dropped once (bad = {bad})"
+        );
+    }
+}
+
+/// Runs `body` with a private `Hazard` domain of threshold 1 (every retire
+/// scans) and with `Epoch`; `records` reads the domain's record count
+/// (`None` under `Epoch`, which has no records).
+macro_rules! private_domain_tests {
+    ($($name:ident),* $(,)?) => {
+        mod private_domain {
+            $(
+                mod $name {
+                    #[test]
+                    fn epoch() {
+                        super::super::$name(cds::reclaim::Epoch::new(), |_| None);
+                    }
+                    #[test]
+                    fn hazard() {
+                        super::super::$name(
+                            cds::reclaim::Hazard::with_threshold(1),
+                            |h| Some(h.record_count()),
+                        );
+                    }
+                }
+            )*
+        }
+    };
+}
+
+private_domain_tests!(
+    held_ref_does_not_keep_tables,
+    iter_holds_a_record_per_live_ref_only
+);
+
+fn held_ref_does_not_keep_tables<R: Reclaim>(r: R, records: fn(&R) -> Option<usize>) {
+    // A `Ref` protects its entry only: the tables it was found in are
+    // reclaimed after growth while it lives (under `Hazard`; an `Epoch`
+    // pin holds everything back, by design).
+    let hazard = records(&r).is_some();
+    let map: HashMap<u64, u64, RandomState, R> =
+        HashMap::with_capacity_hasher_and_reclaimer(0, RandomState::new(), r);
+    map.insert(0, 7);
+    let held = map.get(&0).unwrap();
+    let cap0 = map.capacity();
+    for k in 1..scaled(100_000) as u64 {
+        map.insert(k, k);
+    }
+    assert!(map.capacity() >= 16 * cap0, "the map grew several times");
+    map.reclaimer().flush();
+    let s = map.reclaimer().stats();
+    assert!(s.retired >= 4, "{s:?}");
+    if hazard {
+        assert_eq!(s.pending, 0, "retired tables kept alive by a Ref: {s:?}");
+    }
+    assert_eq!((*held.key(), *held), (0, 7));
+    drop(held);
+    map.check_invariants();
+}
+
+fn iter_holds_a_record_per_live_ref_only<R: Reclaim>(r: R, records: fn(&R) -> Option<usize>) {
+    let n = scaled(20_000);
+    let map: HashMap<u64, u64, RandomState, R> =
+        HashMap::with_capacity_hasher_and_reclaimer(0, RandomState::new(), r);
+    (&map).extend((0..n as u64).map(|k| (k, k)));
+    let before = records(map.reclaimer());
+    assert_eq!(map.iter().count(), n);
+    let after = records(map.reclaimer());
+    if let (Some(b), Some(a)) = (before, after) {
+        assert!(
+            a <= b + 2,
+            "iter().count() raised the records from {b} to {a}"
+        );
+    }
+    // Ten live `Ref`s: ten records, plus O(1) for the iterator.
+    let mut it = map.iter();
+    let held: Vec<_> = it.by_ref().take(10).collect();
+    if let (Some(b), Some(now)) = (before, records(map.reclaimer())) {
+        assert!(now <= b + 10 + 2, "10 live Refs, records {b} -> {now}");
+    }
+    assert_eq!(held.len() + it.count(), n);
+    let mut keys: Vec<u64> = held.iter().map(|r| *r.key()).collect();
+    keys.dedup();
+    assert_eq!(keys.len(), 10);
+}
+
+fn iter_during_churn_yields_stable_keys_once<R: Reclaim>(mk: fn() -> R) {
+    // Stable keys stay present (never replaced) while another thread
+    // inserts, replaces and removes other keys among them: shifts move the
+    // stable entries, so the iterator's protections fail and it takes
+    // segments again mid-way. Each stable key comes out exactly once.
+    let map = map_of::<u64, u64, R>(mk);
+    let n = scaled(2000) as u64;
+    for k in 0..n {
+        map.insert(2 * k, k);
+    }
+    let (done, started) = (AtomicBool::new(false), Barrier::new(2));
+    std::thread::scope(|s| {
+        let (map, done, started) = (&map, &done, &started);
+        s.spawn(move || {
+            started.wait();
+            let mut i = 0u64;
+            while !done.load(Relaxed) {
+                let k = 2 * (i % n) + 1; // odd: never a stable key
+                map.insert(k, i);
+                map.insert(k, i + 1);
+                if i % 3 != 0 {
+                    map.remove(&k);
+                }
+                i += 1;
+            }
+        });
+        started.wait();
+        for _ in 0..if cfg!(miri) { 1 } else { 20 } {
+            let mut stable: Vec<u64> = map
+                .iter()
+                .map(|r| *r.key())
+                .filter(|k| k % 2 == 0)
+                .collect();
+            stable.sort_unstable();
+            assert_eq!(stable, (0..n).map(|k| 2 * k).collect::<Vec<_>>());
+        }
+        done.store(true, Relaxed);
+    });
+    map.check_invariants();
 }

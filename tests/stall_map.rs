@@ -10,8 +10,8 @@
 
 use std::cell::Cell;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cds::reclaim::Reclaim;
@@ -24,7 +24,8 @@ mod reclaimers;
 reclaimer_tests!(
     insert_parked_mid_shift,
     remove_parked_mid_shift,
-    growth_parked_mid_copy
+    growth_parked_mid_copy,
+    check_invariants_parked_keeps_its_entry,
 );
 
 /// The hash of a `u64` key is the key: tests choose homes (top bits).
@@ -277,5 +278,71 @@ fn growth_parked_mid_copy<R: Reclaim>(mk: fn() -> R) {
     map.check_invariants();
     for i in 0..limit {
         assert_eq!(*map.get(&key(i)).unwrap(), i);
+    }
+}
+
+/// A value that counts its drops.
+struct Counted(Arc<AtomicUsize>);
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// Sets `RELEASE` when dropped, so a failing assertion never leaves a
+/// thread parked (the scope would wait for it forever).
+struct ReleaseOnDrop;
+impl Drop for ReleaseOnDrop {
+    fn drop(&mut self) {
+        RELEASE.store(true, SeqCst);
+    }
+}
+
+/// `check_invariants` parked after loading a slot, before reading its
+/// entry: a writer replacing that entry meanwhile (and a reclamation pass)
+/// must not free it under the checker. (Before the fix the checker
+/// protected only the table: under `Hazard` the entry was freed here.)
+fn check_invariants_parked_keeps_its_entry<R: Reclaim>(mk: fn() -> R) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let drops = Arc::new(AtomicUsize::new(0));
+    let map: HashMap<u64, Counted, Ident, R> =
+        HashMap::with_capacity_hasher_and_reclaimer(200, Ident, mk());
+    let key = at(5, 1);
+    map.insert(key, Counted(drops.clone()));
+    park_at("map.check.entry");
+    std::thread::scope(|s| {
+        let release = ReleaseOnDrop;
+        let checker = s.spawn(|| {
+            STALL_ME.with(|f| f.set(true));
+            map.check_invariants();
+        });
+        wait_parked();
+        let writer = s.spawn(|| {
+            map.insert(key, Counted(drops.clone()));
+            map.reclaimer().flush();
+        });
+        // Give the writer time to replace and flush if it can (after the
+        // fix it waits for the checker's locks; the assertion holds
+        // whatever the timing).
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(
+            drops.load(SeqCst),
+            0,
+            "the entry check_invariants was reading got freed under it"
+        );
+        drop(release);
+        checker.join().unwrap();
+        writer.join().unwrap();
+    });
+    cds::hooks::clear("map.check.entry");
+    map.check_invariants();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while drops.load(SeqCst) != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the replaced value was never dropped"
+        );
+        map.reclaimer().flush();
+        std::thread::yield_now();
     }
 }

@@ -62,7 +62,10 @@
 //! Methods returning an entry hand out a [`Ref`], which owns its own guard:
 //! under [`Epoch`] a nested pin (cheap, `!Send`; a `Ref` held for long
 //! stalls every epoch-based reclamation in the process), under `Hazard` one
-//! hazard record per live `Ref`. For loops, [`HashMap::pin`] gives a
+//! hazard record per live `Ref`, protecting that entry only (not the table
+//! it was found in: a held `Ref` does not keep tables retired by growth
+//! alive). An [`Iter`] protects each entry as it hands it out: it holds the
+//! records of the `Ref`s alive plus one. For loops, [`HashMap::pin`] gives a
 //! [`Pinned`] handle that reuses one guard. A panic in `K` or `V`'s `Drop`
 //! while the reclaimer runs deferred drops aborts the process (see
 //! [`crate::reclaim`]).
@@ -71,11 +74,19 @@
 //!
 //! `Hash`, `Eq`, `Clone` and the closures passed to the map run outside
 //! every lock: a panic in them unwinds through the caller and leaves the map
-//! consistent (nothing lost, duplicated or leaked). Entry addresses must fit
+//! consistent (nothing lost, duplicated or leaked). A panic in `K` or `V`'s
+//! `Drop` where the map drops inline (the map's own drop, a key the caller
+//! passed that is not stored) also reaches the caller; the map's drop first
+//! drops every other entry, as `Vec` does (a second panic aborts).
+//! `remove`, `clear` and replacements drop nothing inline: the reclaimer
+//! drops later, and aborts on a panic (above). Entry addresses must fit
 //! in 48 bits (true on x86-64 and AArch64 Linux); otherwise inserting panics.
-//! A hasher so degenerate that more than ~255 keys share one probe run
-//! makes `insert` panic (std's map degrades to linear time instead). The
-//! map exists on 64-bit targets only (tags live in a pointer's high bits).
+//! A degenerate hasher (every key hashing alike) is correct, just slow: the
+//! keys that fit in no probe run go to a per-table *spill*, scanned
+//! linearly (std's map degrades to linear time too). Growing past 2^40 home
+//! slots panics ("capacity overflow"), and so does failing to allocate a
+//! table. The map exists on 64-bit targets only (tags live in a pointer's
+//! high bits).
 //!
 //! # Design decisions (beyond DESIGN.md §4)
 //!
@@ -90,6 +101,12 @@
 //!   five segments. A cluster that overflows the tail while the table is
 //!   under a quarter of its maximum load gets a 255-slot tail instead of
 //!   more slots (degenerate hashers do not double the table forever).
+//! - **A spill for runs longer than any tail**: a slot word's distance has
+//!   8 bits, so when even the 255-slot tail overflows at low load (a
+//!   degenerate hasher) the entry goes to an immutable `(hash, entry)`
+//!   array of its table, replaced whole by a CAS under the key's home
+//!   segment lock (whose version it bumps, like a shift). Lookups read it
+//!   only after a miss in the run (one null load when there is none).
 //! - **Readers probe twice only on a miss**: the first probe reads no
 //!   version (a hit needs none); a miss probes again reading and
 //!   validating the versions.
@@ -115,7 +132,6 @@ use core::marker::PhantomData;
 use core::ops::Deref;
 use core::ptr::NonNull;
 use std::collections::hash_map::RandomState;
-use std::collections::VecDeque;
 
 use crate::reclaim::{Epoch, Guard, Reclaim};
 use raw::{Entry, Inserted, Pending, RawMap};
@@ -217,13 +233,28 @@ unsafe impl<'m, K: Sync, V: Sync, R: Reclaim> Send for Ref<'m, K, V, R> where R:
 unsafe impl<'m, K: Sync, V: Sync, R: Reclaim> Sync for Ref<'m, K, V, R> where R::Guard<'m>: Sync {}
 
 impl<'m, K, V, R: Reclaim> Ref<'m, K, V, R> {
-    /// Wraps an entry protected by `guard`'s entry slot.
+    /// Wraps an entry protected by `guard`'s entry slot, after ending the
+    /// guard's table protection (a `Ref` protects its entry only, so that
+    /// holding it does not keep retired tables alive).
     ///
     /// # Safety
     ///
     /// 1. `entry` is non-null and protected by `guard` (in `ENTRY_SLOT`)
     ///    until the guard drops.
-    unsafe fn new(guard: R::Guard<'m>, entry: *mut Entry<K, V>) -> Self {
+    unsafe fn new(mut guard: R::Guard<'m>, entry: *mut Entry<K, V>) -> Self {
+        raw::release_table(&mut guard);
+        // SAFETY: precondition 1 (forwarded).
+        unsafe { Self::wrap(guard, entry) }
+    }
+
+    /// Wraps an entry protected by `guard`'s entry slot; `guard` protects
+    /// nothing else.
+    ///
+    /// # Safety
+    ///
+    /// 1. `entry` is non-null and protected by `guard` (in `ENTRY_SLOT`)
+    ///    until the guard drops.
+    unsafe fn wrap(guard: R::Guard<'m>, entry: *mut Entry<K, V>) -> Self {
         // SAFETY: precondition 1 (non-null).
         let entry = unsafe { NonNull::new_unchecked(entry) };
         Ref {
@@ -304,6 +335,10 @@ pub struct ProbeStats {
     pub mean_distance: f64,
     /// Largest probe distance.
     pub max_distance: usize,
+    /// Entries kept in the table's spill because they fit in no probe run
+    /// (only with a degenerate hasher; 0 otherwise). They count in `len`,
+    /// not in the distances.
+    pub spilled: usize,
 }
 
 impl ProbeStats {
@@ -341,7 +376,9 @@ impl<K, V> HashMap<K, V> {
     ///
     /// # Panics
     ///
-    /// If `capacity` exceeds 2^40 · 0.875 (2^24 on 32-bit targets).
+    /// With "capacity overflow" if `capacity` exceeds 2^40 · 0.875 (2^24
+    /// on 32-bit targets; before allocating anything), and with "cannot
+    /// allocate" if the table cannot be allocated.
     ///
     /// # Examples
     ///
@@ -371,6 +408,10 @@ impl<K, V, S> HashMap<K, V, S> {
 
     /// An empty map using `hasher` that holds `capacity` entries before it
     /// grows.
+    ///
+    /// # Panics
+    ///
+    /// As [`HashMap::with_capacity`].
     ///
     /// # Examples
     ///
@@ -501,16 +542,18 @@ impl<K, V, S, R: Reclaim> HashMap<K, V, S, R> {
     /// ```
     pub fn probe_stats(&self) -> ProbeStats {
         let s = self.raw.stats(&mut self.raw.reclaimer.guard());
+        let len = s.len + s.spilled;
         ProbeStats {
-            len: s.len,
+            len,
             home_slots: s.home_slots,
-            load_factor: s.len as f64 / s.home_slots as f64,
+            load_factor: len as f64 / s.home_slots as f64,
             mean_distance: if s.len == 0 {
                 0.0
             } else {
                 s.sum_dist as f64 / s.len as f64
             },
             max_distance: s.max_dist,
+            spilled: s.spilled,
         }
     }
 
@@ -543,6 +586,12 @@ where
     /// Inserts `key → value`. If the key was present, its entry is replaced
     /// in place and returned (still valid through the returned [`Ref`]; a
     /// value is never moved out of a published entry).
+    ///
+    /// # Panics
+    ///
+    /// If `K::hash` or `K::eq` panics (the map is unchanged, `key` and
+    /// `value` are dropped), or if the map must grow past 2^40 home slots
+    /// or cannot allocate its new table (it keeps its current one).
     ///
     /// # Examples
     ///
@@ -590,6 +639,10 @@ where
     }
 
     /// A clone of the value of `key` (no guard outlives the call).
+    ///
+    /// # Panics
+    ///
+    /// If `Hash`, `Eq` or `V::clone` panics; the map is unchanged.
     ///
     /// # Examples
     ///
@@ -658,6 +711,12 @@ where
     /// threads race on one absent key exactly one entry ends up inserted and
     /// the losers' values are dropped.
     ///
+    /// # Panics
+    ///
+    /// If `Hash`, `Eq` or `make` panics (the map is unchanged, `key` is
+    /// dropped), if dropping `key` (when present already) or a losing
+    /// value panics, or as [`insert`](HashMap::insert) when growing.
+    ///
     /// # Examples
     ///
     /// ```
@@ -691,6 +750,11 @@ where
     /// than once (when another writer changes the entry meanwhile); `K` is
     /// cloned into the new entry (entries are immutable).
     ///
+    /// # Panics
+    ///
+    /// If `Hash`, `Eq`, `K::clone` or `f` panics (in any of its runs); the
+    /// entry keeps the value it had.
+    ///
     /// # Examples
     ///
     /// ```
@@ -713,6 +777,11 @@ where
     /// Keeps only the entries for which `keep` returns true. Each entry
     /// present throughout is offered once; `keep` runs outside every lock,
     /// and an entry is removed only if it was not replaced meanwhile.
+    ///
+    /// # Panics
+    ///
+    /// If `keep` panics: the entries already removed stay removed, the
+    /// others stay.
     ///
     /// # Examples
     ///
@@ -752,7 +821,9 @@ where
     /// Every entry present for the whole iteration is yielded exactly once,
     /// others at most once. It walks the table one segment at a time (a
     /// segment with a writer moving keys is waited for) and keeps its place
-    /// across growth.
+    /// across growth. Entries are protected one at a time as they are
+    /// handed out: under `Hazard` the iterator holds one hazard record of
+    /// its own plus one per `Ref` alive.
     ///
     /// # Examples
     ///
@@ -787,12 +858,13 @@ where
     }
 
     /// Checks the Robin Hood invariants (distances, order, fingerprints,
-    /// per-segment counts). For tests: call only while no other thread
-    /// uses the map.
+    /// per-segment counts) of the current table. For tests. Safe to call
+    /// while other threads use the map: it locks every segment while it
+    /// reads, so writers wait for it (readers do not) and its view is exact.
     ///
     /// # Panics
     ///
-    /// With the broken invariant.
+    /// With the broken invariant (after unlocking).
     #[doc(hidden)]
     pub fn check_invariants(&self) {
         self.raw.check_invariants(&mut self.raw.reclaimer.guard());
@@ -804,6 +876,11 @@ const END: u128 = 1 << 64;
 
 /// Iterator over a [`HashMap`]'s entries; see [`HashMap::iter`].
 ///
+/// It holds one guard of its own while it is inside a segment (under
+/// `Hazard`: one record, protecting the table it snapshotted) and protects
+/// each entry only when it hands it out, in the [`Ref`]'s own guard: at any
+/// moment it owns the records of the `Ref`s alive plus at most one.
+///
 /// # Examples
 ///
 /// ```
@@ -814,10 +891,25 @@ const END: u128 = 1 << 64;
 #[must_use = "iterators are lazy"]
 pub struct Iter<'m, K, V, S, R: Reclaim> {
     map: &'m HashMap<K, V, S, R>,
+    /// The start (a hash) of the segment range being walked.
     cursor: u128,
+    /// The end of the snapshot in `buf` (the next cursor).
+    next: u128,
     end: u128,
+    /// The guard that took the snapshot in `buf`, and the snapshot's table
+    /// and spill, which it protects (under epochs: every entry loaded into
+    /// `buf` too) while `buf[pos..]` is not empty; `None` between segments.
+    held: Option<(R::Guard<'m>, raw::Snapshot<K, V>)>,
+    /// The segment's (slot, word) snapshot; `buf[pos..]` is still to come.
     buf: Vec<(usize, *mut Entry<K, V>)>,
-    items: VecDeque<Ref<'m, K, V, R>>,
+    pos: usize,
+    /// Entries yielded from the range `cursor..seen_end`: when a protection
+    /// fails the range is snapshotted again (in the newest table) and these
+    /// are skipped, so each entry present throughout is yielded once.
+    seen: Vec<*mut Entry<K, V>>,
+    seen_end: u128,
+    /// The range is being walked again: skip `seen`.
+    again: bool,
 }
 
 impl<'m, K, V, S, R: Reclaim> Iter<'m, K, V, S, R> {
@@ -825,38 +917,37 @@ impl<'m, K, V, S, R: Reclaim> Iter<'m, K, V, S, R> {
         Iter {
             map,
             cursor,
+            next: cursor,
             end,
+            held: None,
             buf: Vec::new(),
-            items: VecDeque::new(),
+            pos: 0,
+            seen: Vec::new(),
+            seen_end: cursor,
+            again: false,
         }
     }
 
-    /// Protects the next segment's entries; false at the end.
+    /// Snapshots the segment range at `next` (the current one again after
+    /// a failed protection); false at the end.
     fn fill(&mut self) -> bool {
-        let raw = &self.map.raw;
-        while self.items.is_empty() {
-            if self.cursor >= self.end {
-                return false;
-            }
-            let mut g = raw.reclaimer.guard();
-            let (t, next) = raw.snapshot_segment(&mut g, self.cursor, self.end, &mut self.buf);
-            let mut all = true;
-            for &(slot, word) in &self.buf {
-                let mut g2 = raw.reclaimer.guard();
-                if !raw.protect_found(&mut g2, t, slot, word) {
-                    all = false;
-                    break;
-                }
-                // SAFETY: just protected in `g2`'s entry slot.
-                self.items
-                    .push_back(unsafe { Ref::new(g2, raw::entry_of(word)) });
-            }
-            if all {
-                self.cursor = next;
-            } else {
-                self.items.clear(); // the segment changed: take it again
-            }
+        self.held = None;
+        self.cursor = self.next;
+        if self.cursor >= self.seen_end {
+            self.seen.clear();
+            self.again = false;
         }
+        if self.cursor >= self.end {
+            return false;
+        }
+        let raw = &self.map.raw;
+        let mut g = raw.reclaimer.guard();
+        let snap = raw.snapshot_segment(&mut g, self.cursor, self.end, &mut self.buf);
+        if self.seen.is_empty() {
+            self.seen_end = snap.next;
+        }
+        (self.next, self.pos) = (snap.next, 0);
+        self.held = Some((g, snap));
         true
     }
 }
@@ -864,10 +955,39 @@ impl<'m, K, V, S, R: Reclaim> Iter<'m, K, V, S, R> {
 impl<'m, K, V, S, R: Reclaim> Iterator for Iter<'m, K, V, S, R> {
     type Item = Ref<'m, K, V, R>;
     fn next(&mut self) -> Option<Self::Item> {
-        if self.items.is_empty() && !self.fill() {
-            return None;
+        loop {
+            let Some(&(slot, word)) = self.buf.get(self.pos) else {
+                if !self.fill() {
+                    return None;
+                }
+                continue;
+            };
+            self.pos += 1;
+            let entry = raw::entry_of(word);
+            if self.again && self.seen.contains(&entry) {
+                continue;
+            }
+            let Some((_, snap)) = &self.held else {
+                unreachable!("a snapshot is held while its items remain");
+            };
+            let raw = &self.map.raw;
+            let mut g = raw.reclaimer.guard();
+            // `held` still protects the snapshot's table and spill (and,
+            // under epochs, `entry`): `buf[pos - 1]` was not yet consumed.
+            if raw.protect_found(&mut g, snap, slot, word) {
+                self.seen.push(entry);
+                if self.pos == self.buf.len() {
+                    self.held = None; // do not hold the table between segments
+                }
+                // SAFETY: just protected in `g`'s entry slot, and `g`
+                // protects nothing else (fresh guard).
+                return Some(unsafe { Ref::wrap(g, entry) });
+            }
+            // The segment changed since the snapshot: take the range again
+            // (in the newest table), skipping what was already yielded.
+            drop(g);
+            (self.next, self.pos, self.again) = (self.cursor, self.buf.len(), true);
         }
-        self.items.pop_front()
     }
 }
 

@@ -42,6 +42,10 @@
 //!    newest table. Old tables are retired as bare slot arrays.
 //! 5. No user code (`Hash`, `Eq`, `Clone`, closures, `Drop`), no guard
 //!    creation and no retire while any segment lock is held.
+//! 6. An entry is linked in exactly one place of the current table: one
+//!    slot (at rest), or one item of the table's spill array (the entries
+//!    that fit in no run, see [`spill`]). The spill changes only under the
+//!    home segment lock of the key concerned, and never in a frozen table.
 //!
 //! # Why readers are right
 //!
@@ -77,12 +81,16 @@
 //! so its address cannot be reused); an insertion checks that the versions
 //! it validated are unchanged. It then extends its locks forward to the end
 //! of the run it will shift, checks for probe overflow *before writing any
-//! slot*, writes, and unlocks. On overflow it unlocks, grows and retries.
+//! slot*, writes, and unlocks. On overflow it unlocks, grows and retries;
+//! when growing cannot help (the longest tail, at low load: a degenerate
+//! hasher) it puts the entry in the spill instead (see [`spill`]).
 //!
 //! # Growth
 //!
 //! The grower locks every segment in ascending order, copies the entry
-//! pointers into a private table (a plain Robin Hood insert), publishes it
+//! pointers, spilled ones included, into a private table (a plain Robin
+//! Hood insert; entries that fit in no run of it go to its own spill, so a
+//! copy never fails), publishes it
 //! (`Release`), and unlocks every segment with `MOVED` set. Readers do not
 //! wait: they finish on the frozen table. Writers that find `MOVED` reload
 //! the table and retry. Under hazard pointers the witness of an entry is
@@ -102,10 +110,34 @@ use crate::primitive::Backoff;
 use crate::reclaim::Guard;
 use crate::recycle;
 
+mod spill;
+use spill::{Spill, SpillItem, NOT_SPILLED};
+
 /// Guard slot protecting the entry a probe found (and a `Ref` returns).
 pub(crate) const ENTRY_SLOT: usize = 0;
 /// Guard slot protecting the table an operation works on.
 pub(crate) const TABLE_SLOT: usize = 1;
+/// Guard slot protecting the spill array an operation searched.
+const SPILL_SLOT: usize = 2;
+
+/// Ends `g`'s protection of the spill array `p` searched, if any (a
+/// degenerate hasher's overflow; nothing to do otherwise).
+#[inline]
+fn release_spill<G: Guard, K, V>(g: &mut G, p: &Probe<K, V>) {
+    if !p.spill.is_null() {
+        // As in `release_table`.
+        let _ = g.protect_with(SPILL_SLOT, core::ptr::null_mut::<()>(), || true);
+    }
+}
+
+/// Ends `g`'s table protection, leaving only its entry slot set: a guard
+/// handed to a `Ref` must not keep the table it probed alive (a held `Ref`
+/// would otherwise hold back every table retired by later growth).
+#[inline]
+pub(crate) fn release_table<G: Guard>(g: &mut G) {
+    // Publishing null in the slot ends its protection; nothing to witness.
+    let _ = g.protect_with(TABLE_SLOT, core::ptr::null_mut::<()>(), || true);
+}
 
 /// A segment is owned by a writer or grower.
 const LOCKED: usize = 1;
@@ -215,29 +247,50 @@ struct Moved;
 ///
 /// Invariant: slot words are `0` or point to live `Entry<K, V>`s owned by
 /// the map (when this is the current table) or shared with the newer table
-/// (when frozen); the table owns none of them.
+/// (when frozen); the table owns none of them. `spill` is null or an array
+/// owned by the table (freed with it, or retired when a writer replaces
+/// it); its entries are linked like the slots' (see [`spill`]).
 pub(crate) struct Table<K, V> {
     log2: u32,
     max_probe: usize,
     slots: Box<[AtomicPtr<Entry<K, V>>]>,
     segs: Box<[CachePadded<Segment>]>,
+    spill: AtomicPtr<Spill<K, V>>,
     _entries: PhantomData<*const Entry<K, V>>,
 }
 
+/// A boxed slice of `n` values of `f()`, or `None` if it cannot be
+/// allocated (the caller panics with a clear message, outside any lock).
+fn try_boxed<T>(n: usize, f: impl FnMut() -> T) -> Option<Box<[T]>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).ok()?;
+    v.extend(core::iter::repeat_with(f).take(n));
+    Some(v.into_boxed_slice())
+}
+
 impl<K, V> Table<K, V> {
-    fn new(log2: u32, max_probe: usize) -> Self {
+    /// An empty table, or `None` if its arrays cannot be allocated.
+    fn try_new(log2: u32, max_probe: usize) -> Option<Self> {
         let n = (1usize << log2) + max_probe;
-        Table {
+        Some(Table {
             log2,
             max_probe,
-            slots: (0..n)
-                .map(|_| AtomicPtr::new(core::ptr::null_mut()))
-                .collect(),
-            segs: (0..probe::segments(log2))
-                .map(|_| CachePadded::new(Segment::default()))
-                .collect(),
+            slots: try_boxed(n, || AtomicPtr::new(core::ptr::null_mut()))?,
+            segs: try_boxed(probe::segments(log2), || {
+                CachePadded::new(Segment::default())
+            })?,
+            spill: AtomicPtr::new(core::ptr::null_mut()),
             _entries: PhantomData,
-        }
+        })
+    }
+
+    /// An empty table.
+    ///
+    /// # Panics
+    ///
+    /// If its arrays cannot be allocated. Call it outside every lock.
+    fn new(log2: u32, max_probe: usize) -> Self {
+        Self::try_new(log2, max_probe).unwrap_or_else(|| alloc_failed(log2))
     }
 
     #[inline(always)]
@@ -252,29 +305,47 @@ impl<K, V> Table<K, V> {
     }
 
     /// Inserts an entry into a table no other thread can see yet (Robin
-    /// Hood with swaps); `false` on probe overflow.
-    fn insert_private(&self, entry: *mut Entry<K, V>, hash: u64) -> bool {
+    /// Hood with swaps). On probe overflow the entry carried at that point
+    /// goes to `spill` if given; without it, `false`.
+    fn insert_private(
+        &self,
+        entry: *mut Entry<K, V>,
+        hash: u64,
+        spill: &mut Option<Vec<SpillItem<K, V>>>,
+    ) -> bool {
         let home = probe::home(hash, self.log2);
         let seg = &self.segs[self.seg_of(home)];
         seg.count.store(seg.count.load(Relaxed) + 1, Relaxed);
         let mut word = probe::tag(entry, 0, probe::fingerprint(hash));
         let mut slot = home;
         loop {
-            let Some(s) = self.slots.get(slot) else {
-                return false;
+            let overflow = match self.slots.get(slot) {
+                None => true,
+                Some(s) => {
+                    // Relaxed: private table, published later with a Release
+                    // store.
+                    let cur = s.load(Relaxed);
+                    if cur.is_null() {
+                        s.store(word, Relaxed);
+                        return true;
+                    }
+                    if probe::dist(cur) < probe::dist(word) {
+                        s.store(word, Relaxed);
+                        word = cur;
+                    }
+                    probe::dist(word) >= self.max_probe
+                }
             };
-            // Relaxed: private table, published later with a Release store.
-            let cur = s.load(Relaxed);
-            if cur.is_null() {
-                s.store(word, Relaxed);
+            if overflow {
+                let Some(items) = spill else {
+                    return false;
+                };
+                let e = probe::untag(word);
+                // SAFETY: every entry placed here is linked in the table
+                // being copied, all of whose segments the caller holds, so
+                // it cannot be unlinked (and retired) meanwhile.
+                items.push((unsafe { (*e).hash }, e));
                 return true;
-            }
-            if probe::dist(cur) < probe::dist(word) {
-                s.store(word, Relaxed);
-                word = cur;
-            }
-            if probe::dist(word) >= self.max_probe {
-                return false;
             }
             word = probe::farther(word);
             slot += 1;
@@ -282,8 +353,11 @@ impl<K, V> Table<K, V> {
     }
 
     /// Copies every entry of `old` (all of whose segments the caller has
-    /// locked) into this private table; `false` on probe overflow.
-    fn copy_from(&self, old: &Table<K, V>) -> bool {
+    /// locked), the spilled ones included, into this private table. Without
+    /// `allow_spill`, `false` on probe overflow; with it, entries that do
+    /// not fit go to this table's spill and the copy always succeeds.
+    fn copy_from(&self, old: &Table<K, V>, allow_spill: bool) -> bool {
+        let mut spill = allow_spill.then(Vec::new);
         let half = old.slots.len() / 2;
         for (i, s) in old.slots.iter().enumerate() {
             if i == half {
@@ -297,12 +371,43 @@ impl<K, V> Table<K, V> {
             // SAFETY: `w` is linked in `old`, whose segments are all locked
             // by us, so nobody can unlink (and retire) it meanwhile.
             let hash = unsafe { (*probe::untag(w)).hash };
-            if !self.insert_private(probe::untag(w), hash) {
+            if !self.insert_private(probe::untag(w), hash, &mut spill) {
                 return false;
             }
         }
+        // Relaxed: the spill changes only under a segment lock, and we hold
+        // them all (their Acquire CASes order the last change before us).
+        let sp = old.spill.load(Relaxed);
+        // SAFETY: `sp` is `old`'s array, which cannot be replaced (and
+        // retired) while we hold its segments; its entries are linked in
+        // `old` like the slots'.
+        for &(hash, e) in unsafe { spill::items(sp) } {
+            if !self.insert_private(e, hash, &mut spill) {
+                return false;
+            }
+        }
+        if let Some(items) = spill {
+            // Relaxed: private table, published with a Release store.
+            self.spill.store(spill::alloc(items), Relaxed);
+        }
         true
     }
+}
+
+impl<K, V> Drop for Table<K, V> {
+    fn drop(&mut self) {
+        // Relaxed: the table is being dropped, nobody else can reach it.
+        let sp = self.spill.load(Relaxed);
+        // SAFETY: the table owns its current spill array (type invariant)
+        // and nobody can reach it any more; the entries are not owned.
+        unsafe { spill::free(sp) };
+    }
+}
+
+/// Panics because a table of 2^`log2` home slots could not be allocated.
+#[cold]
+fn alloc_failed(log2: u32) -> ! {
+    panic!("cds::HashMap: cannot allocate a table of 2^{log2} slots")
 }
 
 /// Debug builds: checks the probe-distance invariant over the slots a
@@ -494,9 +599,14 @@ pub(crate) struct Probe<K, V> {
     /// last slot the key may occupy if the probe ran past `max_probe`).
     slot: usize,
     /// The slot word of the hit (its entry protected in `ENTRY_SLOT`), or 0
-    /// on a (validated) miss.
+    /// on a (validated) miss. For a hit in the spill, the entry pointer.
     pub(crate) word: *mut Entry<K, V>,
     versions: Versions,
+    /// The spill array the probe searched (null if the table had none;
+    /// otherwise protected in `SPILL_SLOT`), and the index of the hit in it
+    /// ([`NOT_SPILLED`] for a hit in the run, or a miss).
+    spill: *const Spill<K, V>,
+    spill_idx: usize,
 }
 
 impl<K, V> Probe<K, V> {
@@ -532,6 +642,15 @@ pub(crate) enum Inserted<K, V> {
     Existing(*mut Entry<K, V>, Pending<K, V>),
 }
 
+/// What an insert whose run overflowed does next.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Overflow {
+    /// The table grew (or another thread changed it): probe again.
+    Grew,
+    /// Growing cannot help: put the entry in the spill.
+    Spill,
+}
+
 /// Why the map grows.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Why {
@@ -539,13 +658,28 @@ enum Why {
     Overflow,
 }
 
+/// A segment snapshot taken by [`RawMap::snapshot_segment`]: its table
+/// and spill array (protected by the guard that took it) and the cursor
+/// after it.
+pub(crate) struct Snapshot<K, V> {
+    table: *const Table<K, V>,
+    spill: *const Spill<K, V>,
+    pub(crate) next: u128,
+}
+
+/// The `slot` of a snapshot item found in the spill.
+pub(crate) const IN_SPILL: usize = usize::MAX;
+
 /// Probe statistics of the current table (see `HashMap::probe_stats`).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RawStats {
+    /// Entries in the slots (not counting the spill).
     pub(crate) len: usize,
     pub(crate) home_slots: usize,
     pub(crate) sum_dist: usize,
     pub(crate) max_dist: usize,
+    /// Entries in the spill.
+    pub(crate) spilled: usize,
 }
 
 /// A segment of `homes` home slots' share of the maximum load.
@@ -627,12 +761,17 @@ impl<K, V, R> RawMap<K, V, R> {
 
     /// Slot statistics of the current table.
     pub(crate) fn stats<G: Guard>(&self, g: &mut G) -> RawStats {
-        let t = self.current(g);
+        let tp = g.protect(TABLE_SLOT, &self.table);
+        // SAFETY: protected in `TABLE_SLOT` (root witness), non-null.
+        let t = unsafe { &*tp };
+        let sp = self.protect_spill(g, t);
         let mut st = RawStats {
             len: 0,
             home_slots: 1 << t.log2,
             sum_dist: 0,
             max_dist: 0,
+            // SAFETY: protected in `SPILL_SLOT` (or null).
+            spilled: unsafe { spill::items(sp) }.len(),
         };
         for s in t.slots.iter() {
             // Relaxed: statistics, no entry is dereferenced.
@@ -659,10 +798,13 @@ impl<K, V, R> RawMap<K, V, R> {
         hash: u64,
         mut eq: impl FnMut(&K) -> bool,
     ) -> Probe<K, V> {
-        match self.probe_once::<G, false>(g, hash, &mut eq) {
+        let p = match self.probe_once::<G, false>(g, hash, &mut eq) {
             Some(p) => p,
             None => self.probe_validated(g, hash, &mut eq),
-        }
+        };
+        // A reader needs only the entry: do not keep a spill array alive.
+        release_spill(g, &p);
+        p
     }
 
     /// [`probe`](Self::probe) for writers: validates from the first pass.
@@ -759,10 +901,27 @@ impl<K, V, R> RawMap<K, V, R> {
                         slot,
                         word: w,
                         versions: vs,
+                        spill: core::ptr::null(),
+                        spill_idx: NOT_SPILLED,
                     });
                 }
             }
             slot += 1;
+        }
+        // Not in the run: in the spill, if the table has one (a degenerate
+        // hasher's overflow; read under the versions already loaded: a
+        // change of the spill's key set makes the home segment's odd).
+        let (spill, hit) = self.search_spill(g, tp, hash, eq)?;
+        if let Some((spill_idx, e)) = hit {
+            return Some(Probe {
+                table: tp,
+                home,
+                slot,
+                word: e,
+                versions: vs,
+                spill,
+                spill_idx,
+            });
         }
         (VALIDATE && vs.still_valid(t)).then_some(Probe {
             table: tp,
@@ -770,6 +929,8 @@ impl<K, V, R> RawMap<K, V, R> {
             slot,
             word: core::ptr::null_mut(),
             versions: vs,
+            spill,
+            spill_idx: NOT_SPILLED,
         })
     }
 
@@ -911,6 +1072,63 @@ impl<K, V, R> RawMap<K, V, R> {
         Ok(probe::untag(p.word))
     }
 
+    /// Replaces the hit `p` (in the run or in the spill) by `new`; `Err`
+    /// gives `new` back when the entry moved or the table froze.
+    fn replace_hit<G: Guard>(
+        &self,
+        g: &mut G,
+        t: &Table<K, V>,
+        p: &Probe<K, V>,
+        new: Pending<K, V>,
+    ) -> Result<*mut Entry<K, V>, Pending<K, V>>
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        if p.spill_idx == NOT_SPILLED {
+            self.replace_at(t, p, new)
+        } else {
+            self.spill_replace(g, t, p, new)
+        }
+    }
+
+    /// Unlinks the hit `p` (in the run or in the spill).
+    fn unlink_hit<G: Guard>(
+        &self,
+        g: &mut G,
+        t: &Table<K, V>,
+        p: &Probe<K, V>,
+    ) -> Result<*mut Entry<K, V>, Retry>
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        if p.spill_idx == NOT_SPILLED {
+            self.unlink_at(t, p)
+        } else {
+            self.spill_remove(g, t, p)
+        }
+    }
+
+    /// An insert found its probe run full (`Retry::Grow`): grow, or, when
+    /// that cannot help (the longest tail at under a quarter of the maximum
+    /// load: a degenerate hasher), tell the caller to spill the entry.
+    fn on_overflow<G: Guard>(&self, g: &mut G, tp: *const Table<K, V>) -> Overflow
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        // SAFETY: the caller keeps `tp` protected in `TABLE_SLOT`.
+        let t = unsafe { &*tp };
+        let limit = probe::max_entries(t.log2, self.max_load);
+        // A snapshot decides the common degenerate case without locking the
+        // whole table; `grow` decides again, exactly, under its locks.
+        if t.max_probe >= probe::max_tail() && t.count() < limit / 4 {
+            return Overflow::Spill;
+        }
+        self.grow(g, tp, Why::Overflow)
+    }
+
     /// Inserts `new`. With `replace`, an entry of the same key is replaced
     /// (and retired, still protected in `ENTRY_SLOT`); without, it is kept
     /// and `new` comes back. `K::eq` runs outside locks.
@@ -932,9 +1150,10 @@ impl<K, V, R> RawMap<K, V, R> {
             let t = unsafe { &*p.table };
             if let Some(old) = p.entry() {
                 if !replace {
+                    release_spill(g, &p);
                     return Inserted::Existing(old, new);
                 }
-                match self.replace_at(t, &p, new) {
+                match self.replace_hit(g, t, &p, new) {
                     Ok(old) => {
                         // SAFETY: (1) unlinked by `replace_at`, (2) only the
                         // unlinker retires, (3) `g` is from our reclaimer
@@ -959,7 +1178,15 @@ impl<K, V, R> RawMap<K, V, R> {
                     Err((back, Retry::Again)) => new = back,
                     Err((back, Retry::Grow)) => {
                         new = back;
-                        self.grow(g, p.table, Why::Overflow);
+                        if self.on_overflow(g, p.table) == Overflow::Spill {
+                            match self.spill_insert(g, t, &p, new) {
+                                Ok((ptr, count)) => {
+                                    self.after_insert(g, p.table, count);
+                                    return Inserted::New(ptr);
+                                }
+                                Err(back) => new = back,
+                            }
+                        }
                     }
                 }
             }
@@ -985,8 +1212,8 @@ impl<K, V, R> RawMap<K, V, R> {
             p.entry()?;
             // SAFETY: protected in `TABLE_SLOT` by the probe.
             let t = unsafe { &*p.table };
-            if let Ok(old) = self.unlink_at(t, &p) {
-                // SAFETY: (1) unlinked by `unlink_at`, (2) only the unlinker
+            if let Ok(old) = self.unlink_hit(g, t, &p) {
+                // SAFETY: (1) unlinked by `unlink_hit`, (2) only the unlinker
                 // retires, (3) RawMap contract, (4) `drop_entry` drops a boxed
                 // entry of `Send + 'static` parts.
                 unsafe { g.retire(old.cast(), drop_entry::<K, V>) };
@@ -1020,7 +1247,7 @@ impl<K, V, R> RawMap<K, V, R> {
             let new = Pending::new(hash, old.key.clone(), f(&old.value));
             // SAFETY: protected in `TABLE_SLOT` by the probe.
             let t = unsafe { &*p.table };
-            match self.replace_at(t, &p, new) {
+            match self.replace_hit(g, t, &p, new) {
                 Ok(old) => {
                     // SAFETY: as in `insert`.
                     unsafe { g.retire(old.cast(), drop_entry::<K, V>) };
@@ -1075,9 +1302,17 @@ impl<K, V, R> RawMap<K, V, R> {
     }
 
     /// Replaces `t` by a larger (or longer-tailed) table, unless another
-    /// thread already did.
+    /// thread already did. An overflow at under a quarter of the maximum
+    /// load that the longest tail cannot absorb (a degenerate hasher) grows
+    /// nothing and returns [`Overflow::Spill`]. Entries that fit in no run
+    /// of the new table go to its spill, so growth never fails for them.
+    ///
+    /// # Panics
+    ///
+    /// Beyond 2^[`MAX_LOG2`](probe::MAX_LOG2) home slots, or if the new
+    /// table cannot be allocated (after unlocking).
     #[cold]
-    fn grow<G: Guard>(&self, g: &mut G, tp: *const Table<K, V>, why: Why)
+    fn grow<G: Guard>(&self, g: &mut G, tp: *const Table<K, V>, why: Why) -> Overflow
     where
         K: Send + 'static,
         V: Send + 'static,
@@ -1086,41 +1321,49 @@ impl<K, V, R> RawMap<K, V, R> {
         let t = unsafe { &*tp };
         let mut locks = Locks::new(t, 0);
         if locks.extend_to(t.segs.len() - 1).is_err() {
-            return; // someone else grew it; the caller retries
+            return Overflow::Grew; // someone else grew it; the caller retries
         }
         let n = t.count();
         let limit = probe::max_entries(t.log2, self.max_load);
         if why == Why::Load && n < limit {
-            return;
+            return Overflow::Grew;
         }
-        let (mut log2, mut tail) = (t.log2 + 1, probe::max_probe(t.log2 + 1).max(t.max_probe));
-        if why == Why::Overflow && n < limit / 4 {
-            // A cluster overflowed at low load: a long tail, not more slots.
+        let (log2, mut tail) = if why == Why::Overflow && n < limit / 4 {
+            // A cluster overflowed at low load: a long tail, not more slots;
+            // with the longest tail already, the entry goes to the spill.
             if t.max_probe >= probe::max_tail() {
-                drop(locks);
-                panic!(
-                    "cds::HashMap: more than {} keys collide in one probe run at load {n}/{limit}; \
-                     the hasher is degenerate",
-                    t.max_probe
-                );
+                return Overflow::Spill;
             }
-            (log2, tail) = (t.log2, probe::max_tail());
+            (t.log2, probe::max_tail())
+        } else {
+            (t.log2 + 1, probe::max_probe(t.log2 + 1).max(t.max_probe))
+        };
+        if log2 > probe::MAX_LOG2 {
+            drop(locks);
+            panic!(
+                "cds::HashMap: capacity overflow (more than 2^{} slots)",
+                probe::MAX_LOG2
+            );
         }
+        // The default tail; if a run overflows it, the longest tail; if even
+        // that overflows (a degenerate hasher), the spill takes the rest.
+        let mut allow_spill = false;
         let new = loop {
-            let nt = Table::new(log2, tail);
-            if nt.copy_from(t) {
+            let Some(nt) = Table::try_new(log2, tail) else {
+                drop(locks);
+                alloc_failed(log2);
+            };
+            if nt.copy_from(t, allow_spill) {
                 break nt;
             }
             if tail < probe::max_tail() {
                 tail = probe::max_tail();
-            } else if log2 < probe::MAX_LOG2 {
-                log2 += 1;
             } else {
-                drop(locks);
-                panic!("cds::HashMap: capacity overflow");
+                allow_spill = true;
             }
         };
         self.publish(g, tp, new, locks);
+        Overflow::Grew
     }
 
     /// Publishes `new` in place of `t` (all of whose segments `locks`
@@ -1161,6 +1404,9 @@ impl<K, V, R> RawMap<K, V, R> {
             let tp = g.protect(TABLE_SLOT, &self.table);
             // SAFETY: protected in `TABLE_SLOT` (root witness), non-null.
             let t = unsafe { &*tp };
+            // Allocated before locking: a failed allocation panics with no
+            // lock held.
+            let fresh = Table::new(t.log2, t.max_probe);
             let mut locks = Locks::new(t, 0);
             if locks.extend_to(t.segs.len() - 1).is_err() {
                 continue;
@@ -1170,16 +1416,23 @@ impl<K, V, R> RawMap<K, V, R> {
             entries.extend(
                 t.slots
                     .iter()
-                    .map(|s| s.load(Relaxed))
-                    .filter(|&w| !w.is_null()),
+                    .map(|s| probe::untag(s.load(Relaxed)))
+                    .filter(|&e| !e.is_null()),
             );
-            self.publish(g, tp, Table::new(t.log2, t.max_probe), locks);
-            for w in entries {
+            // Relaxed: the spill changes only under a segment lock (we hold
+            // them all).
+            let sp = t.spill.load(Relaxed);
+            // SAFETY: `t`'s array cannot be replaced (and retired) while we
+            // hold its segments.
+            entries.extend(unsafe { spill::items(sp) }.iter().map(|&(_, e)| e));
+            self.publish(g, tp, fresh, locks);
+            for e in entries {
                 // SAFETY: (1) `t` is frozen and no longer the root, so the
                 // entry is unreachable for new readers, (2) each entry is in
-                // exactly one slot of `t` at rest and we unlinked them all at
-                // once, (3) RawMap contract, (4) as in `insert`.
-                unsafe { g.retire(probe::untag(w).cast(), drop_entry::<K, V>) };
+                // exactly one slot or spill item of `t` at rest and we
+                // unlinked them all at once, (3) RawMap contract, (4) as in
+                // `insert`.
+                unsafe { g.retire(e.cast(), drop_entry::<K, V>) };
             }
             return;
         }
@@ -1187,17 +1440,19 @@ impl<K, V, R> RawMap<K, V, R> {
 
     /// A validated snapshot of the entries whose homes lie in the segment
     /// of the current table holding hash `from`, restricted to hashes
-    /// below `to`: pushes their (slot, word) pairs to `out` and returns the
-    /// table (protected in `TABLE_SLOT`) and the next cursor. `from` and
-    /// `to` must be home boundaries of every table from now on (multiples
-    /// of a segment's hash range of this or an earlier table).
+    /// below `to`: pushes their (slot, word) pairs to `out` (spilled ones
+    /// as ([`IN_SPILL`], entry)) and returns the table (protected in
+    /// `TABLE_SLOT`), its spill array (protected in `SPILL_SLOT`) and the
+    /// next cursor. `from` and `to` must be home boundaries of every table
+    /// from now on (multiples of a segment's hash range of this or an
+    /// earlier table).
     pub(crate) fn snapshot_segment<G: Guard>(
         &self,
         g: &mut G,
         from: u128,
         to: u128,
         out: &mut Vec<(usize, *mut Entry<K, V>)>,
-    ) -> (*const Table<K, V>, u128) {
+    ) -> Snapshot<K, V> {
         let mut backoff = Backoff::new();
         loop {
             out.clear();
@@ -1228,70 +1483,176 @@ impl<K, V, R> RawMap<K, V, R> {
                     out.push((slot, w));
                 }
             }
+            // The spill after the slots, under the versions loaded: a change
+            // of its key set makes the key's home segment odd.
+            let spill = self.protect_spill(g, t);
+            // SAFETY: protected in `SPILL_SLOT` (or null).
+            for &(hash, e) in unsafe { spill::items(spill) } {
+                if (lo..hi).contains(&probe::home(hash, t.log2)) {
+                    out.push((IN_SPILL, e));
+                }
+            }
             if vs.still_valid(t) {
-                return (tp, probe::first_hash_of(hi, t.log2).min(to));
+                return Snapshot {
+                    table: tp,
+                    spill,
+                    next: probe::first_hash_of(hi, t.log2).min(to),
+                };
             }
             backoff.snooze();
         }
     }
 
-    /// Protects the entry of `word`, found at `slot` of `t`, with `g2`'s
-    /// `ENTRY_SLOT`; false if it is no longer there (or `t` is no longer
-    /// current, under hazard pointers).
+    /// Protects the entry of `word`, found at `slot` of snapshot `snap`
+    /// (or in its spill: `slot == IN_SPILL`), with `g2`'s `ENTRY_SLOT`;
+    /// false if it is no longer there (or the table is no longer current,
+    /// under hazard pointers).
     pub(crate) fn protect_found<G2: Guard>(
         &self,
         g2: &mut G2,
-        t: *const Table<K, V>,
+        snap: &Snapshot<K, V>,
         slot: usize,
         word: *mut Entry<K, V>,
     ) -> bool {
-        // SAFETY: the caller keeps `t` protected (by the guard that took the
-        // snapshot) while calling this.
-        let here = unsafe { &(*t).slots[slot] };
+        let tp = snap.table;
+        // SAFETY: the caller keeps the snapshot's table protected (by the
+        // guard that took it) while calling this.
+        let t = unsafe { &*tp };
         let ptr = probe::untag(word);
+        let root = &self.table;
+        if slot == IN_SPILL {
+            // Witness as in `search_spill`. Acquire: as there.
+            return g2.protect_with(ENTRY_SLOT, ptr, || {
+                core::ptr::eq(t.spill.load(Acquire), snap.spill)
+                    && core::ptr::eq(root.load(Acquire), tp)
+            });
+        }
+        let here = &t.slots[slot];
         // Witness as in `probe_once`. Acquire: as there.
         g2.protect_with(ENTRY_SLOT, ptr, || {
-            here.load(Acquire) == word && core::ptr::eq(self.table.load(Acquire), t)
+            here.load(Acquire) == word && core::ptr::eq(root.load(Acquire), tp)
         })
     }
 
-    /// Checks invariants 1 and 2 of the module docs and the counts, on a
-    /// quiescent map. Panics with the broken invariant.
+    /// Checks invariants 1 and 2 of the module docs and the per-segment
+    /// counts of the current table; panics with the broken invariant.
+    ///
+    /// Sound and exact while other threads use the map: it holds every
+    /// segment lock of the current table while it reads (writers wait for
+    /// it; readers do not), so no entry it reads can be unlinked, let alone
+    /// retired, meanwhile (invariant 3), and no count or position changes.
+    /// It runs no user code under the locks and panics only after
+    /// unlocking.
     pub(crate) fn check_invariants<G: Guard>(&self, g: &mut G) {
-        let t = self.current(g);
-        let mut counts = vec![0usize; t.segs.len()];
-        let mut prev_home = 0;
-        for (i, s) in t.slots.iter().enumerate() {
-            // Relaxed: quiescent.
-            let w = s.load(Relaxed);
-            if w.is_null() {
+        let mut backoff = Backoff::new();
+        loop {
+            let tp = g.protect(TABLE_SLOT, &self.table);
+            // SAFETY: protected in `TABLE_SLOT` (root witness), non-null.
+            let t = unsafe { &*tp };
+            let mut locks = Locks::new(t, 0);
+            if locks.extend_to(t.segs.len() - 1).is_err() {
+                // A grower froze the table: check the new one.
+                drop(locks);
+                backoff.snooze();
                 continue;
             }
-            // SAFETY: the map is quiescent (caller's contract) and `w` is
-            // linked in the current table.
-            let e = unsafe { &*probe::untag(w) };
-            let home = probe::home(e.hash, t.log2);
-            assert_eq!(probe::dist(w), i - home, "slot {i}: distance");
-            assert!(probe::dist(w) <= t.max_probe, "slot {i}: past max probe");
-            assert_eq!(
-                probe::fp(w),
-                probe::fingerprint(e.hash),
-                "slot {i}: fingerprint"
-            );
-            assert!(home >= prev_home, "slot {i}: Robin Hood order");
-            assert!(
-                probe::dist(w) == 0 || !t.slots[i - 1].load(Relaxed).is_null(),
-                "slot {i}: hole before a displaced entry"
-            );
-            prev_home = home;
-            counts[t.seg_of(home)] += 1;
-        }
-        for (k, seg) in t.segs.iter().enumerate() {
-            let st = seg.state.load(Relaxed);
-            assert_eq!(st & (LOCKED | WRITING | MOVED), 0, "segment {k}: state");
-            assert_eq!(seg.count.load(Relaxed), counts[k], "segment {k}: count");
+            let verdict = check_locked(t);
+            drop(locks);
+            if let Err(broken) = verdict {
+                panic!("cds::HashMap: invariant broken: {broken}");
+            }
+            return;
         }
     }
+}
+
+/// The checks of [`RawMap::check_invariants`] on `t`, every segment of
+/// which the caller holds locked (and `t` is the current table: the locks
+/// were taken without finding `MOVED`).
+fn check_locked<K, V>(t: &Table<K, V>) -> Result<(), String> {
+    let mut counts = vec![0usize; t.segs.len()];
+    let mut prev_home = 0;
+    for (i, s) in t.slots.iter().enumerate() {
+        // Relaxed: every segment is locked by us (Acquire CASes).
+        let w = s.load(Relaxed);
+        if w.is_null() {
+            continue;
+        }
+        crate::hooks::stall_point!("map.check.entry");
+        // SAFETY: `w` is linked in the current table, all of whose segments
+        // we hold: nobody can unlink it, so it is not retired (invariant 3),
+        // and our Acquire lock CASes see its contents.
+        let e = unsafe { &*probe::untag(w) };
+        let home = probe::home(e.hash, t.log2);
+        let d = probe::dist(w);
+        if i.checked_sub(home) != Some(d) {
+            return Err(format!("slot {i}: distance {d}, home {home}"));
+        }
+        if d > t.max_probe {
+            return Err(format!("slot {i}: distance {d} past max probe"));
+        }
+        if probe::fp(w) != probe::fingerprint(e.hash) {
+            return Err(format!("slot {i}: fingerprint"));
+        }
+        if home < prev_home {
+            return Err(format!("slot {i}: Robin Hood order"));
+        }
+        // Relaxed: locked, as above.
+        if d != 0 && t.slots[i - 1].load(Relaxed).is_null() {
+            return Err(format!("slot {i}: hole before a displaced entry"));
+        }
+        prev_home = home;
+        counts[t.seg_of(home)] += 1;
+    }
+    check_spill_locked(t, &mut counts)?;
+    for (k, seg) in t.segs.iter().enumerate() {
+        // Relaxed: locked by us.
+        let st = seg.state.load(Relaxed);
+        if st & (LOCKED | WRITING | MOVED) != LOCKED {
+            return Err(format!("segment {k}: state {st:#x}"));
+        }
+        let count = seg.count.load(Relaxed);
+        if count != counts[k] {
+            return Err(format!("segment {k}: count {count}, {} entries", counts[k]));
+        }
+    }
+    Ok(())
+}
+
+/// The spill part of [`check_locked`]: each item's hash is its entry's,
+/// no entry is twice in the table, and each counts in its home segment.
+fn check_spill_locked<K, V>(t: &Table<K, V>, counts: &mut [usize]) -> Result<(), String> {
+    // Relaxed: the spill changes only under a segment lock; we hold them all.
+    let sp = t.spill.load(Relaxed);
+    // SAFETY: `t`'s array cannot be replaced (and retired) while we hold its
+    // segments.
+    let items = unsafe { spill::items(sp) };
+    if !sp.is_null() && items.is_empty() {
+        return Err("an empty spill array is published".into());
+    }
+    let mut seen: Vec<*mut Entry<K, V>> = t
+        .slots
+        .iter()
+        .map(|s| probe::untag(s.load(Relaxed))) // Relaxed: locked
+        .filter(|e| !e.is_null())
+        .collect();
+    for (i, &(hash, e)) in items.iter().enumerate() {
+        // SAFETY: linked in the current table, all of whose segments we
+        // hold (as in `check_locked`).
+        let entry_hash = unsafe { (*e).hash };
+        if entry_hash != hash {
+            return Err(format!("spill item {i}: hash"));
+        }
+        counts[t.seg_of(probe::home(hash, t.log2))] += 1;
+        seen.push(e);
+    }
+    let n = seen.len();
+    seen.sort_unstable();
+    seen.dedup();
+    if seen.len() != n {
+        return Err("an entry is linked twice".into());
+    }
+    Ok(())
 }
 
 impl<K, V, R> Drop for RawMap<K, V, R> {
@@ -1299,17 +1660,52 @@ impl<K, V, R> Drop for RawMap<K, V, R> {
         // Relaxed: `&mut self` (loom's atomics have no `get_mut`).
         let tp = self.table.load(Relaxed);
         // SAFETY: `&mut self`: no other thread can reach the map; the root
-        // table owns (through the map) every linked entry exactly once; old
-        // tables and unlinked entries belong to the reclaimer.
+        // table came from `Box::into_raw` and owns (through the map) every
+        // linked entry exactly once; old tables and unlinked entries belong
+        // to the reclaimer.
         let t = unsafe { Box::from_raw(tp) };
-        for s in t.slots.iter() {
-            // Relaxed: exclusive access.
-            let w = s.load(Relaxed);
-            if !w.is_null() {
-                // SAFETY: linked entries come from `alloc_boxed` and are
-                // owned by the map; each is in exactly one slot at rest.
-                unsafe { recycle::drop_boxed(probe::untag(w)) };
-            }
+        // Relaxed: exclusive access.
+        let linked = t.slots.iter().map(|s| probe::untag(s.load(Relaxed)));
+        let sp = t.spill.load(Relaxed);
+        // SAFETY: the current table's array, owned by it, nobody else can
+        // reach it.
+        let spilled = unsafe { spill::items(sp) }.iter().map(|&(_, e)| e);
+        let mut rest = DropLinked {
+            entries: linked.chain(spilled).filter(|e| !e.is_null()).collect(),
+            next: 0,
+        };
+        rest.run();
+    }
+}
+
+/// Drops the entries `entries[next..]` of a map nobody else can reach,
+/// like a `Vec` drops its elements: if a `K` or `V` drop panics, the
+/// remaining entries are still dropped (by this guard's own `Drop`, during
+/// the unwinding) and the first panic goes on; a second panic aborts, as
+/// in `Vec`.
+struct DropLinked<K, V> {
+    entries: Vec<*mut Entry<K, V>>,
+    next: usize,
+}
+
+impl<K, V> DropLinked<K, V> {
+    fn run(&mut self) {
+        while let Some(&e) = self.entries.get(self.next) {
+            // Past this entry before its drop runs: a panicking entry is not
+            // dropped twice.
+            self.next += 1;
+            // SAFETY: linked entries come from `alloc_boxed` and are owned
+            // by the map, which nobody else can reach; each is linked once
+            // (one slot or one spill item of the current table at rest), and
+            // each is visited once.
+            unsafe { recycle::drop_boxed(e) };
         }
+    }
+}
+
+impl<K, V> Drop for DropLinked<K, V> {
+    fn drop(&mut self) {
+        // Nothing left after a normal `run`; after a panic, the rest.
+        self.run();
     }
 }

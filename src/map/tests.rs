@@ -32,7 +32,22 @@ both!(
     overflowing_cluster_grows_the_tail,
     clear_iter_retain_update,
     pinned_handle_refreshes,
+    every_key_alike_spills,
 );
+
+/// `check_invariants` is a safe function: it must be sound (and its checks
+/// exact) while other threads write, on a domain where every retire scans
+/// (so a replaced entry is freed as soon as nobody protects it).
+mod check_invariants_while_writing {
+    #[test]
+    fn epoch() {
+        super::check_invariants_while_writing(crate::reclaim::Epoch::new);
+    }
+    #[test]
+    fn hazard() {
+        super::check_invariants_while_writing(|| crate::reclaim::Hazard::with_threshold(1));
+    }
+}
 
 fn new_map<K, V, S, R: Reclaim>(hasher: S, r: fn() -> R) -> HashMap<K, V, S, R> {
     HashMap::with_capacity_hasher_and_reclaimer(0, hasher, r())
@@ -206,4 +221,89 @@ fn pinned_handle_refreshes<R: Reclaim>(r: fn() -> R) {
     assert_eq!(*h.get_or_insert_with(5, || 6), 6);
     drop(h);
     map.check_invariants();
+}
+
+fn check_invariants_while_writing<R: Reclaim>(r: fn() -> R) {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    let map: HashMap<u64, u64, RandomState, R> = new_map(RandomState::new(), r);
+    let (keys, rounds) = if cfg!(miri) { (6, 12) } else { (300, 60) };
+    let done = AtomicBool::new(false);
+    let checks = std::thread::scope(|s| {
+        s.spawn(|| {
+            // Round 0 inserts (and grows); the first half of the rounds only
+            // replaces entries in place (freed at once unless protected); in
+            // the second half odd rounds also remove a third of the keys
+            // (backward shifts) and the next round inserts them again.
+            for round in 0..rounds {
+                for k in 0..keys {
+                    map.insert(k, round);
+                    if round >= rounds / 2 && round % 2 == 1 && round + 1 < rounds && k % 3 == 0 {
+                        map.remove(&k);
+                    }
+                }
+            }
+            done.store(true, Relaxed);
+        });
+        let mut checks = 0u32;
+        loop {
+            let last = done.load(Relaxed);
+            map.check_invariants();
+            checks += 1;
+            if last {
+                break checks;
+            }
+        }
+    });
+    assert!(checks >= 1);
+    map.check_invariants();
+    assert_eq!(map.len(), keys as usize);
+    for k in 0..keys {
+        assert_eq!(map.get_cloned(&k), Some(rounds - 1));
+    }
+}
+
+fn every_key_alike_spills<R: Reclaim>(r: fn() -> R) {
+    // Every key hashes alike: past the longest run (255) the rest goes to
+    // the spill, through growth; all operations still work.
+    #[derive(Clone, Default)]
+    struct Same;
+    impl BuildHasher for Same {
+        type Hasher = IdentHasher;
+        fn build_hasher(&self) -> IdentHasher {
+            IdentHasher(0x8000_0000_0000_0001)
+        }
+    }
+    #[derive(PartialEq, Eq, Debug, Clone)]
+    struct K(u32);
+    impl core::hash::Hash for K {
+        fn hash<H: Hasher>(&self, _: &mut H) {}
+    }
+    let map: HashMap<K, u32, Same, R> = new_map(Same, r);
+    let n = 300;
+    for i in 0..n {
+        assert!(map.insert(K(i), i).is_none());
+    }
+    map.check_invariants();
+    let s = map.probe_stats();
+    assert_eq!((s.len, s.max_distance), (n as usize, 255));
+    assert_eq!(s.spilled, n as usize - 256);
+    for i in 0..n {
+        assert_eq!(map.get_cloned(&K(i)), Some(i));
+    }
+    assert_eq!(*map.insert(K(n - 1), 7).unwrap(), n - 1); // spilled
+    assert!(map.update(&K(n - 2), |v| v + 1));
+    assert_eq!(*map.remove(&K(n - 3)).unwrap(), n - 3);
+    assert_eq!(*map.remove(&K(0)).unwrap(), 0); // from the run
+    map.check_invariants();
+    assert_eq!(map.get_cloned(&K(n - 1)), Some(7));
+    assert_eq!(map.get_cloned(&K(n - 2)), Some(n - 1));
+    assert!(!map.contains_key(&K(n - 3)) && !map.contains_key(&K(0)));
+    assert_eq!(map.len(), n as usize - 2);
+    let mut keys: Vec<u32> = map.iter().map(|r| r.key().0).collect();
+    keys.sort_unstable();
+    let want: Vec<u32> = (1..n).filter(|&i| i != n - 3).collect();
+    assert_eq!(keys, want);
+    map.clear();
+    map.check_invariants();
+    assert!(map.is_empty() && map.probe_stats().spilled == 0);
 }
