@@ -11,15 +11,21 @@
 use std::collections::HashMap as StdMap;
 use std::hash::{BuildHasher, Hasher};
 
-/// One operation on a map of `u8` keys (a small key space: 0..32) and
-/// `u32` values.
+/// One operation on a map of `u16` keys (mostly a small key space: 0..32,
+/// so operations meet the same keys) and `u32` values.
 #[derive(Clone, Debug)]
 pub enum Op {
-    Insert(u8, u32),
-    Get(u8),
-    Remove(u8),
-    Update(u8, u32),
-    GetOrInsert(u8, u32),
+    Insert(u16, u32),
+    /// Inserts `count` keys from `first` on (wide keys: 32..1152), so
+    /// that a sequence crosses growth many times from an empty table.
+    InsertMany {
+        first: u16,
+        count: u16,
+    },
+    Get(u16),
+    Remove(u16),
+    Update(u16, u32),
+    GetOrInsert(u16, u32),
     Retain(u8),
     Clear,
     Len,
@@ -27,21 +33,26 @@ pub enum Op {
 }
 
 /// Decodes raw bytes into ops: three bytes per op (kind, key, value).
+/// One op in ten inserts up to 128 wide keys, one in forty clears.
 pub fn decode(bytes: &[u8]) -> Vec<Op> {
     bytes
         .chunks_exact(3)
         .map(|c| {
-            let (k, v) = (c[1] % 32, u32::from(c[2]));
-            match c[0] % 32 {
+            let (k, v) = (u16::from(c[1] % 32), u32::from(c[2]));
+            match c[0] % 40 {
                 0..=8 => Op::Insert(k, v),
-                9..=14 => Op::Get(k),
+                9..=14 | 36..=39 => Op::Get(k),
                 15..=20 => Op::Remove(k),
                 21..=23 => Op::Update(k, v),
                 24..=26 => Op::GetOrInsert(k, v),
                 27 => Op::Retain(c[2] % 5 + 2),
                 28 => Op::Clear,
                 29 => Op::Len,
-                _ => Op::Iter,
+                30..=31 => Op::Iter,
+                _ => Op::InsertMany {
+                    first: 32 + u16::from(c[1] % 16) * 64,
+                    count: 1 + u16::from(c[2] % 128),
+                },
             }
         })
         .collect()
@@ -64,14 +75,23 @@ impl BuildHasher for Colliding {
     }
 }
 
-/// Applies `ops` to std's map and to ours (two hashers), asserting that
-/// every result is equal and the invariants hold after every op.
+/// Applies `ops` to std's map and to ours (two hashers, both reclaimers),
+/// asserting that every result is equal and the invariants hold after
+/// every op. Every map starts with capacity 0, so it grows under the ops;
+/// the hazard domains are private (everything is freed when they drop)
+/// with threshold 1 (a reclamation pass at every retire).
 pub fn check(ops: &[Op]) {
     use cds::reclaim::{Epoch, Hazard};
     use std::collections::hash_map::RandomState;
-    run(ops, &cds::HashMap::<u8, u32, RandomState, Epoch>::new());
-    // A private hazard domain: everything is freed when it drops.
-    let colliding = cds::HashMap::<u8, u32, Colliding, Hazard>::with_capacity_hasher_and_reclaimer(
+    run(
+        ops,
+        &cds::HashMap::<u16, u32, RandomState, Epoch>::with_capacity_hasher_and_reclaimer(
+            0,
+            RandomState::new(),
+            Epoch::new(),
+        ),
+    );
+    let colliding = cds::HashMap::<u16, u32, Colliding, Hazard>::with_capacity_hasher_and_reclaimer(
         0,
         Colliding,
         Hazard::with_threshold(1),
@@ -79,11 +99,15 @@ pub fn check(ops: &[Op]) {
     run(ops, &colliding);
     run(
         ops,
-        &cds::HashMap::<u8, u32, RandomState, Hazard>::with_reclaimer(Hazard::new()),
+        &cds::HashMap::<u16, u32, RandomState, Hazard>::with_capacity_hasher_and_reclaimer(
+            0,
+            RandomState::new(),
+            Hazard::with_threshold(1),
+        ),
     );
 }
 
-fn run<S: BuildHasher, R: cds::reclaim::Reclaim>(ops: &[Op], ours: &cds::HashMap<u8, u32, S, R>) {
+fn run<S: BuildHasher, R: cds::reclaim::Reclaim>(ops: &[Op], ours: &cds::HashMap<u16, u32, S, R>) {
     let mut std = StdMap::new();
     for (i, op) in ops.iter().enumerate() {
         match *op {
@@ -93,6 +117,16 @@ fn run<S: BuildHasher, R: cds::reclaim::Reclaim>(ops: &[Op], ours: &cds::HashMap
                     std.insert(k, v),
                     "op {i}: {op:?}"
                 );
+            }
+            Op::InsertMany { first, count } => {
+                for k in first..first + count {
+                    let v = u32::from(k) * 3;
+                    assert_eq!(
+                        ours.insert(k, v).map(|r| *r),
+                        std.insert(k, v),
+                        "op {i}: {op:?}, key {k}"
+                    );
+                }
             }
             Op::Get(k) => {
                 assert_eq!(
@@ -136,8 +170,8 @@ fn run<S: BuildHasher, R: cds::reclaim::Reclaim>(ops: &[Op], ours: &cds::HashMap
             }
             Op::Len => assert_eq!(ours.len(), std.len(), "op {i}: {op:?}"),
             Op::Iter => {
-                let mut got: Vec<(u8, u32)> = ours.iter().map(|r| (*r.key(), *r)).collect();
-                let mut want: Vec<(u8, u32)> = std.iter().map(|(&k, &v)| (k, v)).collect();
+                let mut got: Vec<(u16, u32)> = ours.iter().map(|r| (*r.key(), *r)).collect();
+                let mut want: Vec<(u16, u32)> = std.iter().map(|(&k, &v)| (k, v)).collect();
                 got.sort_unstable();
                 want.sort_unstable();
                 assert_eq!(got, want, "op {i}: {op:?}");
