@@ -403,6 +403,24 @@ mod tests {
 
     static DROPS: AtomicUsize = AtomicUsize::new(0);
 
+    /// Flushes until `done()` holds, for up to about 10 s. The global
+    /// epoch advances only while every pinned thread moves on, and other
+    /// tests of this binary run in parallel and may hold a pin for a while
+    /// (a map test checks invariants in a loop under one guard): a fixed
+    /// number of back-to-back flushes can all fall inside such a stretch.
+    fn flush_until(done: impl Fn() -> bool) {
+        let epoch = Epoch::new();
+        for _ in 0..10_000 {
+            if done() {
+                return;
+            }
+            epoch.flush();
+            if !cfg!(miri) {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+    }
+
     unsafe fn drop_box(p: *mut ()) {
         // SAFETY: `p` came from `Box::into_raw(Box<u64>)` in the test and is
         // reclaimed once.
@@ -422,12 +440,7 @@ mod tests {
             // `drop_box` frees a `Box<u64>` on any thread (4).
             unsafe { g.retire(p, drop_box) };
         }
-        for _ in 0..64 {
-            if DROPS.load(Relaxed) >= n {
-                break;
-            }
-            epoch.flush();
-        }
+        flush_until(|| DROPS.load(Relaxed) >= n);
         assert!(DROPS.load(Relaxed) >= n);
         assert!(epoch.stats().retired - before.retired >= n as u64);
     }
@@ -458,13 +471,7 @@ mod tests {
         })
         .join()
         .unwrap();
-        let epoch = Epoch::new();
-        for _ in 0..256 {
-            if EXIT_DROPS.load(Relaxed) == n {
-                break;
-            }
-            epoch.flush();
-        }
+        flush_until(|| EXIT_DROPS.load(Relaxed) == n);
         assert_eq!(EXIT_DROPS.load(Relaxed), n);
     }
 
