@@ -1073,7 +1073,9 @@ impl<K, V, R> RawMap<K, V, R> {
     }
 
     /// Replaces the hit `p` (in the run or in the spill) by `new`; `Err`
-    /// gives `new` back when the entry moved or the table froze.
+    /// gives `new` back when the entry moved or the table froze. Inlined:
+    /// it is the write path of every replacing insert (the spill is cold).
+    #[inline(always)]
     fn replace_hit<G: Guard>(
         &self,
         g: &mut G,
@@ -1093,6 +1095,7 @@ impl<K, V, R> RawMap<K, V, R> {
     }
 
     /// Unlinks the hit `p` (in the run or in the spill).
+    #[inline]
     fn unlink_hit<G: Guard>(
         &self,
         g: &mut G,

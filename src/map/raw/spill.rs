@@ -177,6 +177,8 @@ impl<K, V, R> RawMap<K, V, R> {
     /// Links `new` into the spill of `t` at the validated miss `p` (whose
     /// run overflowed): the entry and its home segment's new count. `Err`
     /// gives `new` back if anything changed since the probe (probe again).
+    #[cold]
+    #[inline(never)]
     pub(super) fn spill_insert<G: Guard>(
         &self,
         g: &mut G,
@@ -225,6 +227,8 @@ impl<K, V, R> RawMap<K, V, R> {
 
     /// Replaces the spilled hit `p` by `new` (same key: the version stays).
     /// `Err` gives `new` back if the spill or the table changed.
+    #[cold]
+    #[inline(never)]
     pub(super) fn spill_replace<G: Guard>(
         &self,
         g: &mut G,
@@ -260,6 +264,8 @@ impl<K, V, R> RawMap<K, V, R> {
     }
 
     /// Unlinks the spilled hit `p`.
+    #[cold]
+    #[inline(never)]
     pub(super) fn spill_remove<G: Guard>(
         &self,
         g: &mut G,
