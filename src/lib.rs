@@ -25,6 +25,8 @@ pub mod reclaim;
 pub(crate) mod recycle;
 pub mod stack;
 pub mod sync;
+#[doc(hidden)]
+pub mod testing;
 
 #[cfg(target_pointer_width = "64")]
 pub use map::HashMap;

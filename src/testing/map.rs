@@ -1,0 +1,1 @@
+//! Test probes for [`HashMap`](crate::HashMap).

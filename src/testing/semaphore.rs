@@ -1,0 +1,1 @@
+//! Test probes for [`Semaphore`](crate::Semaphore).
