@@ -18,7 +18,7 @@ use std::sync::atomic::{
 };
 use std::time::{Duration, Instant};
 
-use cds::reclaim::{Epoch, Guard, Hazard, Reclaim};
+use cds::reclaim::{Epoch, Guard, Hazard, Reclaim, Slot};
 use criterion::{criterion_group, criterion_main, Bencher, Criterion};
 use crossbeam_utils::CachePadded;
 
@@ -93,7 +93,9 @@ fn protect(c: &mut Criterion) {
             let r = Epoch::new();
             bench_op(b, threads, 1, || {
                 let mut guard = r.guard();
-                black_box(guard.protect(0, &src));
+                let [mut slot, ..] = guard.slots();
+                // SAFETY: (1) `src` holds `value`, freed after the group.
+                black_box(unsafe { slot.protect(&**src) }.map(|p| p.as_ptr()));
             })
         });
         g.bench_function("crossbeam_epoch pin+load", |b| {
@@ -109,7 +111,9 @@ fn protect(c: &mut Criterion) {
             let r = Hazard::global();
             bench_op(b, threads, 1, || {
                 let mut guard = r.guard();
-                black_box(guard.protect(0, &src));
+                let [mut slot, ..] = guard.slots();
+                // SAFETY: (1) `src` holds `value`, freed after the group.
+                black_box(unsafe { slot.protect(&**src) }.map(|p| p.as_ptr()));
             })
         });
         g.bench_function("cds::Hazard protect(guard reused)", |b| {
@@ -145,8 +149,10 @@ fn protect(c: &mut Criterion) {
 /// divides by 64.
 fn batch_protect(r: &Hazard, src: &AtomicPtr<u64>) {
     let mut guard = r.guard();
+    let [mut slot, ..] = guard.slots();
     for _ in 0..64 {
-        black_box(guard.protect(0, src));
+        // SAFETY: (1) `src` holds a value freed only after the benchmark.
+        black_box(unsafe { slot.protect(src) }.map(|p| p.as_ptr()));
     }
 }
 

@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use cds::reclaim::{Epoch, Guard, Hazard, Reclaim};
+use cds::reclaim::{Epoch, Guard, Hazard, Reclaim, Slot};
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::{
     AtomicPtr, AtomicUsize,
@@ -143,9 +143,10 @@ fn protect_retire_race<R: Reclaim + Clone>(r: R, must: bool) -> bool {
         let (r, src) = (r.clone(), src.clone());
         loom::thread::spawn(move || {
             let mut g = r.guard();
-            let p = g.protect(0, &src);
-            // SAFETY: protected; arena nodes are never freed.
-            let v = unsafe { (*p).touch() };
+            let [mut slot, ..] = g.slots();
+            // SAFETY: (1) arena nodes are never freed.
+            let p = unsafe { slot.protect(&src) }.unwrap();
+            let v = p.touch();
             assert!(v == 1 || v == 2);
         })
     };
@@ -178,24 +179,26 @@ fn protect_retire_race<R: Reclaim + Clone>(r: R, must: bool) -> bool {
 /// protected with the parent's position (`head == h`) as witness.
 fn pop<R: Reclaim>(r: &R, head: &AtomicPtr<Node>) -> Option<usize> {
     let mut g = r.guard();
+    let ([mut hs, mut ns, ..], g) = g.split();
     loop {
-        let h = g.protect(0, head);
-        // SAFETY: `h` is protected; arena nodes are never freed.
-        let hn = unsafe { &*h };
-        hn.touch();
+        // SAFETY: (1) arena nodes are never freed.
+        let h = unsafe { hs.protect(head) }?;
+        h.touch();
         // Acquire: pairs with the Release store that linked `next`.
-        let next = hn.next.load(Acquire);
-        if next.is_null() {
-            return None;
-        }
-        if !g.protect_with(1, next, || head.load(Acquire) == h) {
+        let next = std::ptr::NonNull::new(h.next.load(Acquire))?;
+        // SAFETY: (1) arena nodes are never freed; the witness is the
+        // parent's position.
+        let Some(next) = (unsafe { ns.protect_with(next, || head.load(Acquire) == h.as_ptr()) })
+        else {
             continue;
-        }
-        // SAFETY: `next` is protected: validated through its parent.
-        let v = unsafe { (*next).touch() };
+        };
+        let v = next.touch();
         // AcqRel: the winner owns `h`; pairs with the other popper's CAS.
-        if head.compare_exchange(h, next, AcqRel, Acquire).is_ok() {
-            retire(&g, h);
+        if head
+            .compare_exchange(h.as_ptr(), next.as_ptr(), AcqRel, Acquire)
+            .is_ok()
+        {
+            retire(g, h.as_ptr());
             return Some(v);
         }
     }
@@ -277,10 +280,10 @@ fn hazard_flush_reclaims_a_chain_under_a_reader() {
             let (src, reader_gone) = (src.clone(), reader_gone.clone());
             loom::thread::spawn(move || {
                 let mut g = CHAIN_DOMAIN.guard();
-                let p = g.protect(0, &src);
-                if !p.is_null() {
-                    // SAFETY: protected; arena nodes are never freed.
-                    assert_eq!(unsafe { (*p).touch() }, 2);
+                let [mut slot, ..] = g.slots();
+                // SAFETY: (1) arena nodes are never freed.
+                if let Some(p) = unsafe { slot.protect(&src) } {
+                    assert_eq!(p.touch(), 2);
                 }
                 drop(g);
                 // Release: pairs with the Acquire load before the flush.

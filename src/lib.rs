@@ -15,8 +15,10 @@
 #![warn(missing_docs, missing_debug_implementations)]
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
+mod external;
 #[cfg_attr(not(cds_hooks), doc(hidden))]
 pub mod hooks;
+pub(crate) mod linked;
 #[cfg(target_pointer_width = "64")]
 pub mod map;
 pub(crate) mod primitive;

@@ -58,16 +58,17 @@
 use core::fmt;
 use core::marker::PhantomData;
 use core::mem::MaybeUninit;
-use core::ptr;
+use core::ptr::{self, NonNull};
 
 use crossbeam_utils::CachePadded;
 
 use crate::hooks::stall_point;
+use crate::linked::linked_structure;
 use crate::primitive::cell::UnsafeCell;
 use crate::primitive::sync::atomic::AtomicPtr;
 use crate::primitive::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use crate::primitive::Backoff;
-use crate::reclaim::{Epoch, Guard, Reclaim};
+use crate::reclaim::{Epoch, Guard, Handle, Reclaim, Slot};
 use crate::recycle;
 
 /// A queue node.
@@ -230,28 +231,33 @@ impl<T, R: Reclaim> MsQueue<T, R> {
     fn push_in<G: Guard>(&self, guard: &mut G, value: T) {
         let node = Node::alloc(MaybeUninit::new(value));
         let mut backoff = Backoff::new();
+        let [mut slot, ..] = guard.slots();
         loop {
             // Acquire (inside `protect`): pairs with the Release tail CASes.
-            let tail = guard.protect(0, &self.tail);
-            // SAFETY: `tail` is protected in slot 0; `self.tail` is
-            // root-reachable and nodes leave it before being retired.
-            let next = unsafe { &(*tail).next };
+            // SAFETY: (1) `self.tail` always holds a node of this queue
+            // (never null), retired only through `self.reclaimer` and only
+            // after the tail moved past it (`pop_in` never moves `head`
+            // past the tail).
+            let Some(tail) = (unsafe { slot.protect(&self.tail) }) else {
+                unreachable!("the tail is never null")
+            };
             // Acquire: pairs with the Release linking CAS below, so a node
             // we may swing `tail` to is fully visible to tail readers.
-            let after = next.load(Acquire);
+            let after = tail.next.load(Acquire);
             if !after.is_null() {
-                self.help_tail(tail, after);
+                self.help_tail(tail.as_ptr(), after);
                 continue;
             }
             // Release: publishes `node` (its value); pairs with the Acquire
             // loads of `next` in `pop_in` and above.
-            if next
+            if tail
+                .next
                 .compare_exchange(ptr::null_mut(), node, Release, Relaxed)
                 .is_ok()
             {
                 stall_point!("queue.push.after_link");
                 // Failure is fine: another thread already helped.
-                self.help_tail(tail, node);
+                self.help_tail(tail.as_ptr(), node);
                 return;
             }
             backoff.spin();
@@ -288,32 +294,41 @@ impl<T, R: Reclaim> MsQueue<T, R> {
     #[inline]
     fn pop_in<G: Guard>(&self, guard: &mut G) -> Option<T> {
         let mut backoff = Backoff::new();
+        let ([mut head_slot, mut next_slot, ..], retirer) = guard.split();
         loop {
             // Acquire (inside `protect`): pairs with the Release head CAS.
-            let head = guard.protect(0, &self.head);
-            // SAFETY: `head` is protected in slot 0 (root-reachable source,
-            // nodes unlinked from it before retirement).
+            // SAFETY: (1) `self.head` always holds a node of this queue
+            // (never null), retired only through `self.reclaimer` after the
+            // head moved past it.
+            let Some(head) = (unsafe { head_slot.protect(&self.head) }) else {
+                unreachable!("the head is never null")
+            };
             // Acquire: pairs with the Release linking CAS in `push_in`.
-            let next = unsafe { (*head).next.load(Acquire) };
-            if next.is_null() {
+            let Some(next) = NonNull::new(head.next.load(Acquire)) else {
                 // `next` never returns to null, so `head` was still the
                 // sentinel when we read it: the queue was empty then.
                 return None;
-            }
+            };
             // Witness `head == h`: see the module docs. Acquire pairs with
             // the Release head CAS, like the load above.
-            if !guard.protect_with(1, next, || self.head.load(Acquire) == head) {
+            // SAFETY: (1) if `head` was still the sentinel after `next` was
+            // published, `next` was not even the sentinel yet, so it was not
+            // retired (only former sentinels are, through `self.reclaimer`).
+            let witnessed = unsafe {
+                next_slot.protect_with(next, || self.head.load(Acquire) == head.as_ptr())
+            };
+            let Some(next) = witnessed else {
                 continue;
-            }
+            };
             // Acquire: pairs with the Release tail CASes (`tail` is only
             // compared here, but the ordering keeps the `tail >= head`
             // reasoning of `help_tail` simple).
             let tail = self.tail.load(Acquire);
-            if tail == head {
+            if tail == head.as_ptr() {
                 // Lagging tail on the sentinel: move it first, so `head`
                 // never passes `tail` (tail must leave a node before the
                 // node is retired).
-                self.help_tail(tail, next);
+                self.help_tail(tail, next.as_ptr());
                 continue;
             }
             stall_point!("queue.pop.before_cas");
@@ -322,22 +337,20 @@ impl<T, R: Reclaim> MsQueue<T, R> {
             // `next` was created.
             if self
                 .head
-                .compare_exchange(head, next, Release, Relaxed)
+                .compare_exchange(head.as_ptr(), next.as_ptr(), Release, Relaxed)
                 .is_ok()
             {
                 // SAFETY: our CAS made `next` the sentinel: only we move its
-                // value out (node invariant), it was initialized by its
-                // pusher (visible through our Acquire load of the link), and
-                // `next` is protected in slot 1 — the CAS shows `head == h`
-                // after publication (the CAS is the witness here).
-                let value = unsafe { (*next).value.with(|p| ptr::read(p).assume_init()) };
+                // value out (node invariant), and it was initialized by its
+                // pusher (visible through our Acquire load of the link).
+                let value = unsafe { next.value.with(|p| ptr::read(p).assume_init()) };
                 // SAFETY: (1) `head` is unlinked: `self.head` moved past it
                 // and `self.tail` is not on it (checked `tail != head` while
                 // `head` was the sentinel; the tail only moves forward);
-                // (2) only the head CAS winner retires it, once; (3) `guard`
-                // came from `self.reclaimer`; (4) `free_node` only
+                // (2) only the head CAS winner retires it, once; (3) the
+                // guard came from `self.reclaimer`; (4) `free_node` only
                 // deallocates.
-                unsafe { guard.retire(head.cast(), free_node::<T>) };
+                unsafe { retirer.retire(head.as_ptr().cast(), free_node::<T>) };
                 return Some(value);
             }
             backoff.spin();
@@ -364,41 +377,15 @@ impl<T, R: Reclaim> MsQueue<T, R> {
 
     #[inline]
     fn is_empty_in<G: Guard>(&self, guard: &mut G) -> bool {
-        let head = guard.protect(0, &self.head);
-        // SAFETY: protected in slot 0 (root-reachable source). Only `next`
-        // is read, never the value.
-        // Acquire: pairs with the Release linking CAS in `push_in`.
-        unsafe { (*head).next.load(Acquire).is_null() }
-    }
-
-    /// An amortized handle: one guard held across many operations.
-    ///
-    /// Under [`Epoch`] every `push` and `pop` otherwise pins the thread; a
-    /// handle pins once and repins every [`QueueHandle::REFRESH_EVERY`]
-    /// operations (call [`refresh`](QueueHandle::refresh) yourself between
-    /// bursts). While a handle lives, nodes this thread could see are not
-    /// reclaimed: drop it when the loop ends. `!Send` under `Epoch`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let queue = cds::MsQueue::new();
-    /// let mut h = queue.handle();
-    /// for i in 0..1000 {
-    ///     h.push(i);
-    /// }
-    /// for i in 0..1000 {
-    ///     assert_eq!(h.pop(), Some(i));
-    /// }
-    /// assert_eq!(h.pop(), None);
-    /// ```
-    #[inline]
-    pub fn handle(&self) -> QueueHandle<'_, T, R> {
-        QueueHandle {
-            queue: self,
-            guard: self.reclaimer.guard(),
-            ops: 0,
-        }
+        let [mut slot, ..] = guard.slots();
+        // SAFETY: (1) as in `pop_in`: `self.head` always holds a node of
+        // this queue, retired only after the head moved past it.
+        let Some(head) = (unsafe { slot.protect(&self.head) }) else {
+            unreachable!("the head is never null")
+        };
+        // Only `next` is read, never the value. Acquire: pairs with the
+        // Release linking CAS in `push_in`.
+        head.next.load(Acquire).is_null()
     }
 
     /// Pops with exclusive access: no atomic RMW, no retire (no other thread
@@ -423,319 +410,24 @@ impl<T, R: Reclaim> MsQueue<T, R> {
         unsafe { free_node::<T>(head.cast()) };
         Some(value)
     }
-}
 
-impl<T, R: Reclaim> Drop for MsQueue<T, R> {
-    fn drop(&mut self) {
-        // If a value's `Drop` panics, keep dropping the others while
-        // unwinding (a second panic aborts, as for `Vec`), then free the
-        // sentinel.
-        struct Rest<'a, T, R: Reclaim>(&'a mut MsQueue<T, R>);
-        impl<T, R: Reclaim> Drop for Rest<'_, T, R> {
-            fn drop(&mut self) {
-                while self.0.pop_mut().is_some() {}
-                // SAFETY: the queue is empty and ours: the sentinel is its
-                // last node, its value already moved out (or never set).
-                unsafe { free_node::<T>(self.0.head.load(Relaxed).cast()) };
-            }
-        }
-        let rest = Rest(self);
-        while let Some(value) = rest.0.pop_mut() {
-            drop(value);
-        }
-        drop(rest);
+    /// Frees the sentinel of an emptied queue; called once, by `Drop`,
+    /// after every value was popped (the head dangles afterwards).
+    fn free_last(&mut self) {
+        // SAFETY: the queue is empty and ours: the sentinel is its last
+        // node, its value already moved out (or never set), and nothing
+        // touches the queue after `Drop` calls this.
+        unsafe { free_node::<T>(self.head.load(Relaxed).cast()) };
     }
 }
 
-impl<T, R: Reclaim + Default> Default for MsQueue<T, R> {
-    /// An empty queue on `R::default()` (for [`Epoch`], the same as
-    /// [`MsQueue::new`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use cds::reclaim::Hazard;
-    /// let queue: cds::MsQueue<String> = Default::default();
-    /// assert!(queue.is_empty());
-    /// let on_hazard: cds::MsQueue<String, Hazard> = Default::default();
-    /// assert!(on_hazard.is_empty());
-    /// ```
-    fn default() -> Self {
-        Self::with_reclaimer(R::default())
-    }
-}
-
-impl<T, R: Reclaim> fmt::Debug for MsQueue<T, R> {
-    /// Shows whether the queue is empty; never reads the values (another
-    /// thread may be popping them).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let queue = cds::MsQueue::<u8>::new();
-    /// assert_eq!(format!("{queue:?}"), "MsQueue { is_empty: true, .. }");
-    /// ```
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MsQueue")
-            .field("is_empty", &self.is_empty())
-            .finish_non_exhaustive()
-    }
-}
-
-impl<T, R: Reclaim + Default> FromIterator<T> for MsQueue<T, R> {
-    /// Pushes every item in order: the first item pops first.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let queue: cds::MsQueue<_> = (1..=3).collect();
-    /// assert_eq!(queue.into_iter().collect::<Vec<_>>(), [1, 2, 3]);
-    /// ```
-    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
-        let mut queue = Self::with_reclaimer(R::default());
-        queue.extend(iter);
-        queue
-    }
-}
-
-impl<T, R: Reclaim> Extend<T> for MsQueue<T, R> {
-    /// Pushes every item in order.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let mut queue = cds::MsQueue::new();
-    /// queue.extend([1, 2]);
-    /// assert_eq!(queue.pop(), Some(1));
-    /// # queue.pop();
-    /// ```
-    fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
-        (&*self).extend(iter);
-    }
-}
-
-impl<T, R: Reclaim> Extend<T> for &MsQueue<T, R> {
-    /// Pushes every item in order, on one guard, concurrently with other
-    /// threads.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let queue = cds::MsQueue::new();
-    /// (&queue).extend([1, 2]);
-    /// assert_eq!(queue.pop(), Some(1));
-    /// # queue.pop();
-    /// ```
-    fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
-        let mut h = self.handle();
-        for value in iter {
-            h.push(value);
-        }
-    }
-}
-
-/// The owning iterator of an [`MsQueue`]: yields the values in pop order
-/// (first pushed first).
-///
-/// # Examples
-///
-/// ```
-/// let queue: cds::MsQueue<_> = ["a", "b"].into_iter().collect();
-/// let mut it = queue.into_iter();
-/// assert_eq!(it.next(), Some("a"));
-/// assert_eq!(it.next(), Some("b"));
-/// assert_eq!(it.next(), None);
-/// ```
-pub struct IntoIter<T, R: Reclaim = Epoch>(MsQueue<T, R>);
-
-impl<T, R: Reclaim> Iterator for IntoIter<T, R> {
-    type Item = T;
-
-    #[inline]
-    fn next(&mut self) -> Option<T> {
-        self.0.pop_mut()
-    }
-}
-
-impl<T, R: Reclaim> fmt::Debug for IntoIter<T, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("IntoIter").field(&self.0).finish()
-    }
-}
-
-impl<T, R: Reclaim> IntoIterator for MsQueue<T, R> {
-    type Item = T;
-    type IntoIter = IntoIter<T, R>;
-
-    /// Drains the queue in pop order; values left unvisited drop with the
-    /// iterator.
-    fn into_iter(self) -> IntoIter<T, R> {
-        IntoIter(self)
-    }
-}
-
-/// An amortized handle on an [`MsQueue`], from [`MsQueue::handle`]: one
-/// guard across many operations.
-///
-/// # Examples
-///
-/// ```
-/// let queue = cds::MsQueue::new();
-/// let mut h = queue.handle();
-/// h.push(5);
-/// assert!(!h.is_empty());
-/// assert_eq!(h.pop(), Some(5));
-/// h.refresh();
-/// ```
-#[must_use = "a handle holds a guard: use it for a batch of operations"]
-pub struct QueueHandle<'q, T, R: Reclaim = Epoch> {
-    queue: &'q MsQueue<T, R>,
-    guard: R::Guard<'q>,
-    ops: u32,
-}
-
-impl<T, R: Reclaim> QueueHandle<'_, T, R> {
-    /// Operations through a handle refresh their guard this often.
-    pub const REFRESH_EVERY: u32 = 128;
-
-    #[inline]
-    fn tick(&mut self) {
-        self.ops += 1;
-        if self.ops >= Self::REFRESH_EVERY {
-            self.refresh();
-        }
-    }
-
-    /// [`MsQueue::push`] on the handle's guard.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let queue = cds::MsQueue::new();
-    /// queue.handle().push(1);
-    /// assert_eq!(queue.pop(), Some(1));
-    /// ```
-    #[inline]
-    pub fn push(&mut self, value: T) {
-        self.queue.push_in(&mut self.guard, value);
-        self.tick();
-    }
-
-    /// [`MsQueue::pop`] on the handle's guard.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let queue = cds::MsQueue::new();
-    /// queue.push(1);
-    /// assert_eq!(queue.handle().pop(), Some(1));
-    /// ```
-    #[inline]
-    pub fn pop(&mut self) -> Option<T> {
-        let value = self.queue.pop_in(&mut self.guard);
-        self.tick();
-        value
-    }
-
-    /// [`MsQueue::is_empty`] on the handle's guard.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let queue = cds::MsQueue::<u8>::new();
-    /// assert!(queue.handle().is_empty());
-    /// ```
-    #[inline]
-    pub fn is_empty(&mut self) -> bool {
-        self.queue.is_empty_in(&mut self.guard)
-    }
-
-    /// Releases every protection the guard holds (epoch: repins, letting
-    /// reclamation advance).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let queue = cds::MsQueue::<u8>::new();
-    /// let mut h = queue.handle();
-    /// h.refresh();
-    /// ```
-    #[inline]
-    pub fn refresh(&mut self) {
-        self.ops = 0;
-        self.guard.refresh();
-    }
-}
-
-impl<T, R: Reclaim> fmt::Debug for QueueHandle<'_, T, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("QueueHandle")
-            .field("queue", self.queue)
-            .field("ops_since_refresh", &self.ops)
-            .finish_non_exhaustive()
-    }
-}
-
-#[cfg(feature = "rayon")]
-mod par {
-    use super::MsQueue;
-    use crate::reclaim::Reclaim;
-    use rayon::iter::{
-        FromParallelIterator, IntoParallelIterator, ParallelExtend, ParallelIterator,
-    };
-
-    impl<T: Send, R: Reclaim> ParallelExtend<T> for MsQueue<T, R> {
-        /// Pushes every item from rayon's worker threads, in no specified
-        /// order.
-        ///
-        /// # Examples
-        ///
-        /// ```
-        /// use rayon::prelude::*;
-        /// let mut queue = cds::MsQueue::new();
-        /// queue.par_extend(0..100);
-        /// assert_eq!(queue.into_iter().count(), 100);
-        /// ```
-        fn par_extend<I: IntoParallelIterator<Item = T>>(&mut self, iter: I) {
-            (&*self).par_extend(iter);
-        }
-    }
-
-    impl<T: Send, R: Reclaim> ParallelExtend<T> for &MsQueue<T, R> {
-        /// Pushes every item from rayon's worker threads, in no specified
-        /// order, concurrently with other users of the queue.
-        ///
-        /// # Examples
-        ///
-        /// ```
-        /// use rayon::prelude::*;
-        /// let queue = cds::MsQueue::new();
-        /// (&queue).par_extend(0..100);
-        /// assert_eq!(queue.into_iter().count(), 100);
-        /// ```
-        fn par_extend<I: IntoParallelIterator<Item = T>>(&mut self, iter: I) {
-            let queue: &MsQueue<T, R> = self;
-            iter.into_par_iter().for_each(|value| queue.push(value));
-        }
-    }
-
-    impl<T: Send, R: Reclaim + Default> FromParallelIterator<T> for MsQueue<T, R> {
-        /// Collects in parallel, in no specified order.
-        ///
-        /// # Examples
-        ///
-        /// ```
-        /// use rayon::prelude::*;
-        /// let queue: cds::MsQueue<_> = (0..100).into_par_iter().collect();
-        /// assert_eq!(queue.into_iter().sum::<i32>(), 4950);
-        /// ```
-        fn from_par_iter<I: IntoParallelIterator<Item = T>>(iter: I) -> Self {
-            let mut queue = Self::with_reclaimer(R::default());
-            queue.par_extend(iter);
-            queue
-        }
-    }
-}
+linked_structure!(
+    MsQueue,
+    QueueHandle,
+    "queue",
+    order: "the first item pops first",
+    pops: [1, 2]
+);
 
 #[cfg(all(test, not(loom)))]
 mod tests {
@@ -812,7 +504,7 @@ mod tests {
         }
         assert!(h.is_empty());
         assert_eq!(h.pop(), None);
-        assert!(format!("{h:?}").starts_with("QueueHandle"));
+        assert!(format!("{h:?}").starts_with("Handle"));
     }
 
     fn panicking_drop_drops_the_rest<R: Reclaim>(r: R) {

@@ -45,11 +45,12 @@ use core::mem::ManuallyDrop;
 use core::ptr;
 
 use crate::hooks::stall_point;
+use crate::linked::linked_structure;
 use crate::primitive::cell::UnsafeCell;
 use crate::primitive::sync::atomic::AtomicPtr;
 use crate::primitive::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use crate::primitive::Backoff;
-use crate::reclaim::{Epoch, Guard, Reclaim};
+use crate::reclaim::{Epoch, Guard, Handle, Reclaim, Slot};
 use crate::recycle;
 
 /// A stack node.
@@ -230,17 +231,15 @@ impl<T, R: Reclaim> TreiberStack<T, R> {
     #[inline]
     fn pop_in<G: Guard>(&self, guard: &mut G) -> Option<T> {
         let mut backoff = Backoff::new();
+        let (mut slots, retirer) = guard.split();
         loop {
             // Acquire (inside `protect`): pairs with the Release CAS in
             // `push`, making the node's value and `next` visible.
-            let head = guard.protect(0, &self.head);
-            if head.is_null() {
-                return None;
-            }
-            // SAFETY: `head` is protected in slot 0 (witness: `self.head`
-            // still held it after publication, and nodes are unlinked from
-            // `self.head` before being retired), so it is not reclaimed.
-            let next = unsafe { (*head).next };
+            // SAFETY: (1) `self.head` holds null or a linked node (type
+            // invariant), retired only through `self.reclaimer` (whose
+            // guard this is) after a CAS below unlinked it from `self.head`.
+            let head = unsafe { slots[0].protect(&self.head) }?;
+            let next = head.next;
             stall_point!("stack.pop.before_cas");
             // Relaxed: this CAS publishes nothing new. The next popper's
             // Acquire load that reads `next` from here synchronizes with the
@@ -248,18 +247,18 @@ impl<T, R: Reclaim> TreiberStack<T, R> {
             // a CAS, so it continues that push's release sequence.
             if self
                 .head
-                .compare_exchange(head, next, Relaxed, Relaxed)
+                .compare_exchange(head.as_ptr(), next, Relaxed, Relaxed)
                 .is_ok()
             {
                 // SAFETY: our CAS unlinked `head`: no other thread moves its
                 // value out (only the unlinking CAS's winner does), and the
-                // node stays protected by the guard.
-                let value = unsafe { (*head).value.with(|p| ptr::read(p)) };
+                // node is still protected.
+                let value = unsafe { head.value.with(|p| ptr::read(p)) };
                 // SAFETY: (1) unlinked by our CAS; (2) only the CAS winner
-                // retires it, once; (3) `guard` came from `self.reclaimer`,
+                // retires it, once; (3) the guard came from `self.reclaimer`,
                 // the only reclaimer whose guards touch this stack; (4)
                 // `free_node` only deallocates (the value was moved out).
-                unsafe { guard.retire(head.cast(), free_node::<T>) };
+                unsafe { retirer.retire(head.as_ptr().cast(), free_node::<T>) };
                 return Some(ManuallyDrop::into_inner(value));
             }
             backoff.spin();
@@ -285,38 +284,20 @@ impl<T, R: Reclaim> TreiberStack<T, R> {
         self.head.load(Acquire).is_null()
     }
 
-    /// An amortized handle: one guard held across many operations.
-    ///
-    /// Under [`Epoch`] every `pop` otherwise pins the thread (one
-    /// lock-prefixed RMW); a handle pins once and repins every
-    /// [`StackHandle::REFRESH_EVERY`] operations (call
-    /// [`refresh`](StackHandle::refresh) yourself between bursts), so
-    /// reclamation is never held up for long. While a handle lives, nodes
-    /// this thread could see are not reclaimed: drop it when the loop ends.
-    /// A handle is `!Send` under `Epoch` (a pin belongs to its thread).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let stack = cds::TreiberStack::new();
-    /// let mut h = stack.handle();
-    /// for i in 0..1000 {
-    ///     h.push(i);
-    /// }
-    /// let mut sum = 0;
-    /// while let Some(v) = h.pop() {
-    ///     sum += v;
-    /// }
-    /// assert_eq!(sum, 999 * 1000 / 2);
-    /// ```
+    /// The push algorithm for a handle (a push needs no guard).
     #[inline]
-    pub fn handle(&self) -> StackHandle<'_, T, R> {
-        StackHandle {
-            stack: self,
-            guard: self.reclaimer.guard(),
-            ops: 0,
-        }
+    fn push_in<G: Guard>(&self, _guard: &mut G, value: T) {
+        self.push(value);
     }
+
+    /// The is-empty check for a handle (needs no guard).
+    #[inline]
+    fn is_empty_in<G: Guard>(&self, _guard: &mut G) -> bool {
+        self.is_empty()
+    }
+
+    /// Nothing to free after the last value (the list is empty).
+    fn free_last(&mut self) {}
 
     /// Pops with exclusive access: no atomic RMW, no retire (no other thread
     /// can hold a reference to the stack, so none can read the node).
@@ -336,316 +317,13 @@ impl<T, R: Reclaim> TreiberStack<T, R> {
     }
 }
 
-impl<T, R: Reclaim> Drop for TreiberStack<T, R> {
-    fn drop(&mut self) {
-        // If a value's `Drop` panics, keep dropping the others while
-        // unwinding (a second panic aborts, as for `Vec`).
-        struct Rest<'a, T, R: Reclaim>(&'a mut TreiberStack<T, R>);
-        impl<T, R: Reclaim> Drop for Rest<'_, T, R> {
-            fn drop(&mut self) {
-                while self.0.pop_mut().is_some() {}
-            }
-        }
-        let rest = Rest(self);
-        while let Some(value) = rest.0.pop_mut() {
-            drop(value);
-        }
-        core::mem::forget(rest);
-    }
-}
-
-impl<T, R: Reclaim + Default> Default for TreiberStack<T, R> {
-    /// An empty stack on `R::default()` (for [`Epoch`], the same as
-    /// [`TreiberStack::new`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use cds::reclaim::Hazard;
-    /// let stack: cds::TreiberStack<String> = Default::default();
-    /// assert!(stack.is_empty());
-    /// let on_hazard: cds::TreiberStack<String, Hazard> = Default::default();
-    /// assert!(on_hazard.is_empty());
-    /// ```
-    fn default() -> Self {
-        Self::with_reclaimer(R::default())
-    }
-}
-
-impl<T, R: Reclaim> fmt::Debug for TreiberStack<T, R> {
-    /// Shows whether the stack is empty; never reads the values (another
-    /// thread may be popping them).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let stack = cds::TreiberStack::<u8>::new();
-    /// assert_eq!(format!("{stack:?}"), "TreiberStack { is_empty: true, .. }");
-    /// ```
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TreiberStack")
-            .field("is_empty", &self.is_empty())
-            .finish_non_exhaustive()
-    }
-}
-
-impl<T, R: Reclaim + Default> FromIterator<T> for TreiberStack<T, R> {
-    /// Pushes every item in order: the last item ends on top.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let stack: cds::TreiberStack<_> = (1..=3).collect();
-    /// assert_eq!(stack.into_iter().collect::<Vec<_>>(), [3, 2, 1]);
-    /// ```
-    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
-        let mut stack = Self::with_reclaimer(R::default());
-        stack.extend(iter);
-        stack
-    }
-}
-
-impl<T, R: Reclaim> Extend<T> for TreiberStack<T, R> {
-    /// Pushes every item in order.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let mut stack = cds::TreiberStack::new();
-    /// stack.extend([1, 2]);
-    /// assert_eq!(stack.pop(), Some(2));
-    /// # stack.pop();
-    /// ```
-    fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
-        (&*self).extend(iter);
-    }
-}
-
-impl<T, R: Reclaim> Extend<T> for &TreiberStack<T, R> {
-    /// Pushes every item in order, concurrently with other threads.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let stack = cds::TreiberStack::new();
-    /// (&stack).extend([1, 2]);
-    /// assert_eq!(stack.pop(), Some(2));
-    /// # stack.pop();
-    /// ```
-    fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
-        for value in iter {
-            self.push(value);
-        }
-    }
-}
-
-/// The owning iterator of a [`TreiberStack`]: yields the values in pop
-/// order (last pushed first).
-///
-/// # Examples
-///
-/// ```
-/// let stack: cds::TreiberStack<_> = ["a", "b"].into_iter().collect();
-/// let mut it = stack.into_iter();
-/// assert_eq!(it.next(), Some("b"));
-/// assert_eq!(it.next(), Some("a"));
-/// assert_eq!(it.next(), None);
-/// ```
-pub struct IntoIter<T, R: Reclaim = Epoch>(TreiberStack<T, R>);
-
-impl<T, R: Reclaim> Iterator for IntoIter<T, R> {
-    type Item = T;
-
-    #[inline]
-    fn next(&mut self) -> Option<T> {
-        self.0.pop_mut()
-    }
-}
-
-impl<T, R: Reclaim> fmt::Debug for IntoIter<T, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("IntoIter").field(&self.0).finish()
-    }
-}
-
-impl<T, R: Reclaim> IntoIterator for TreiberStack<T, R> {
-    type Item = T;
-    type IntoIter = IntoIter<T, R>;
-
-    /// Drains the stack in pop order; values left unvisited drop with the
-    /// iterator.
-    fn into_iter(self) -> IntoIter<T, R> {
-        IntoIter(self)
-    }
-}
-
-/// An amortized handle on a [`TreiberStack`], from
-/// [`TreiberStack::handle`]: one guard across many operations.
-///
-/// # Examples
-///
-/// ```
-/// let stack = cds::TreiberStack::new();
-/// let mut h = stack.handle();
-/// h.push(5);
-/// assert_eq!(h.pop(), Some(5));
-/// h.refresh();
-/// assert!(h.is_empty());
-/// ```
-#[must_use = "a handle holds a guard: use it for a batch of operations"]
-pub struct StackHandle<'s, T, R: Reclaim = Epoch> {
-    stack: &'s TreiberStack<T, R>,
-    guard: R::Guard<'s>,
-    ops: u32,
-}
-
-impl<T, R: Reclaim> StackHandle<'_, T, R> {
-    /// Operations through a handle (pushes and pops alike) refresh their
-    /// guard this often.
-    pub const REFRESH_EVERY: u32 = 128;
-
-    /// Counts one operation; refreshes every [`Self::REFRESH_EVERY`]. A push
-    /// needs no guard, but it counts too: a push-only loop must not keep the
-    /// handle's pin (and so every other thread's garbage) for its whole run.
-    #[inline]
-    fn tick(&mut self) {
-        self.ops += 1;
-        if self.ops >= Self::REFRESH_EVERY {
-            self.refresh();
-        }
-    }
-
-    /// [`TreiberStack::push`] (which needs no guard; it counts toward the
-    /// handle's refresh all the same).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let stack = cds::TreiberStack::new();
-    /// stack.handle().push(1);
-    /// assert_eq!(stack.pop(), Some(1));
-    /// ```
-    #[inline]
-    pub fn push(&mut self, value: T) {
-        self.stack.push(value);
-        self.tick();
-    }
-
-    /// [`TreiberStack::pop`] on the handle's guard.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let stack = cds::TreiberStack::new();
-    /// stack.push(1);
-    /// assert_eq!(stack.handle().pop(), Some(1));
-    /// ```
-    #[inline]
-    pub fn pop(&mut self) -> Option<T> {
-        let value = self.stack.pop_in(&mut self.guard);
-        self.tick();
-        value
-    }
-
-    /// [`TreiberStack::is_empty`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let stack = cds::TreiberStack::<u8>::new();
-    /// assert!(stack.handle().is_empty());
-    /// ```
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.stack.is_empty()
-    }
-
-    /// Releases every protection the guard holds (epoch: repins, letting
-    /// reclamation advance).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let stack = cds::TreiberStack::<u8>::new();
-    /// let mut h = stack.handle();
-    /// h.refresh();
-    /// ```
-    #[inline]
-    pub fn refresh(&mut self) {
-        self.ops = 0;
-        self.guard.refresh();
-    }
-}
-
-impl<T, R: Reclaim> fmt::Debug for StackHandle<'_, T, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StackHandle")
-            .field("stack", self.stack)
-            .field("ops_since_refresh", &self.ops)
-            .finish_non_exhaustive()
-    }
-}
-
-#[cfg(feature = "rayon")]
-mod par {
-    use super::TreiberStack;
-    use crate::reclaim::Reclaim;
-    use rayon::iter::{
-        FromParallelIterator, IntoParallelIterator, ParallelExtend, ParallelIterator,
-    };
-
-    impl<T: Send, R: Reclaim> ParallelExtend<T> for TreiberStack<T, R> {
-        /// Pushes every item from rayon's worker threads, in no specified
-        /// order.
-        ///
-        /// # Examples
-        ///
-        /// ```
-        /// use rayon::prelude::*;
-        /// let mut stack = cds::TreiberStack::new();
-        /// stack.par_extend(0..100);
-        /// assert_eq!(stack.into_iter().count(), 100);
-        /// ```
-        fn par_extend<I: IntoParallelIterator<Item = T>>(&mut self, iter: I) {
-            (&*self).par_extend(iter);
-        }
-    }
-
-    impl<T: Send, R: Reclaim> ParallelExtend<T> for &TreiberStack<T, R> {
-        /// Pushes every item from rayon's worker threads, in no specified
-        /// order, concurrently with other users of the stack.
-        ///
-        /// # Examples
-        ///
-        /// ```
-        /// use rayon::prelude::*;
-        /// let stack = cds::TreiberStack::new();
-        /// (&stack).par_extend(0..100);
-        /// assert_eq!(stack.into_iter().count(), 100);
-        /// ```
-        fn par_extend<I: IntoParallelIterator<Item = T>>(&mut self, iter: I) {
-            let stack: &TreiberStack<T, R> = self;
-            iter.into_par_iter().for_each(|value| stack.push(value));
-        }
-    }
-
-    impl<T: Send, R: Reclaim + Default> FromParallelIterator<T> for TreiberStack<T, R> {
-        /// Collects in parallel, in no specified order.
-        ///
-        /// # Examples
-        ///
-        /// ```
-        /// use rayon::prelude::*;
-        /// let stack: cds::TreiberStack<_> = (0..100).into_par_iter().collect();
-        /// assert_eq!(stack.into_iter().sum::<i32>(), 4950);
-        /// ```
-        fn from_par_iter<I: IntoParallelIterator<Item = T>>(iter: I) -> Self {
-            let mut stack = Self::with_reclaimer(R::default());
-            stack.par_extend(iter);
-            stack
-        }
-    }
-}
+linked_structure!(
+    TreiberStack,
+    StackHandle,
+    "stack",
+    order: "the last item ends on top and pops first",
+    pops: [2, 1]
+);
 
 #[cfg(all(test, not(loom)))]
 mod tests {
@@ -719,7 +397,7 @@ mod tests {
         }
         assert!(h.is_empty());
         assert_eq!(h.pop(), None);
-        assert!(format!("{h:?}").starts_with("StackHandle"));
+        assert!(format!("{h:?}").starts_with("Handle"));
     }
 
     fn panicking_drop_drops_the_rest<R: Reclaim>(r: R) {

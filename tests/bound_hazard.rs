@@ -14,7 +14,7 @@
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 
-use cds::reclaim::{Guard, Hazard, Reclaim, MAX_SLOTS};
+use cds::reclaim::{Guard, Hazard, Reclaim, Slot, MAX_SLOTS};
 
 const PAYLOAD: u64 = 0xC0FF_EE00_1234_5678;
 
@@ -84,15 +84,17 @@ fn protect_forever_and_retire(domain: &Hazard, total: usize) {
         // The protector: protects the first node and never lets go.
         let protector = s.spawn(|| {
             let mut g = domain.guard();
-            let p = g.protect(0, &src);
-            protected.store(p, SeqCst);
+            let [mut slot, ..] = g.slots();
+            // SAFETY: (1) `src` holds the first node, retired only after
+            // being swapped out of `src`.
+            let p = unsafe { slot.protect(&src) }.unwrap();
+            protected.store(p.as_ptr(), SeqCst);
             while !done.load(SeqCst) {
-                // SAFETY: protected by `g` for the whole loop.
-                assert_eq!(unsafe { (*p).payload }, PAYLOAD);
+                // Protected by `g` for the whole loop.
+                assert_eq!(p.payload, PAYLOAD);
                 std::thread::yield_now();
             }
-            // SAFETY: still protected.
-            unsafe { (*p).payload }
+            p.payload
         });
         while protected.load(SeqCst).is_null() {
             std::thread::yield_now();

@@ -11,7 +11,7 @@
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 
-use cds::reclaim::{Epoch, Guard, Reclaim};
+use cds::reclaim::{Epoch, Guard, Reclaim, Slot};
 
 struct Node {
     drops: Arc<AtomicUsize>,
@@ -40,7 +40,9 @@ fn pending_grows_while_a_thread_stays_pinned() {
     std::thread::scope(|s| {
         s.spawn(|| {
             let mut g = epoch.guard();
-            let _p = g.protect(0, &src);
+            let [mut slot, ..] = g.slots();
+            // SAFETY: (1) a node leaves `src` before it is retired.
+            let _p = unsafe { slot.protect(&src) };
             pinned.store(true, SeqCst);
             while !release.load(SeqCst) {
                 std::thread::yield_now();

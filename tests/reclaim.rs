@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 
-use cds::reclaim::{Epoch, Guard, Hazard, Reclaim};
+use cds::reclaim::{Epoch, Guard, Hazard, Reclaim, Slot};
 
 /// Per-object drop counts, shared by a test's payloads.
 #[derive(Debug)]
@@ -128,11 +128,12 @@ fn multi_thread<R: Reclaim + Clone>(r: R) {
                         continue;
                     }
                     let mut g = r.guard();
-                    let p = g.protect(0, src);
-                    // SAFETY: protected; a node leaves `src` before retirement.
-                    assert_eq!(unsafe { (*p).magic }, MAGIC);
+                    let ([mut slot, ..], g) = g.split();
+                    // SAFETY: (1) a node leaves `src` before retirement.
+                    let p = unsafe { slot.protect(src) }.unwrap();
+                    assert_eq!(p.magic, MAGIC);
                     let old = src.swap(node::<R>(id, ledger), SeqCst);
-                    retire(&g, old);
+                    retire(g, old);
                 }
             });
         }
@@ -148,7 +149,9 @@ fn protected_survives<R: Reclaim + Clone>(r: R) {
     let n = node::<R>(0, &ledger);
     let src = AtomicPtr::new(n);
     let mut reader = r.guard();
-    let p = reader.protect(0, &src);
+    let [mut slot, ..] = reader.slots();
+    // SAFETY: (1) `n` leaves `src` before it is retired.
+    let p = unsafe { slot.protect(&src) }.unwrap();
     src.store(std::ptr::null_mut(), SeqCst);
     // Retire from another thread: under epochs, our own pin must stall it.
     let addr = n as usize; // raw pointers are not `Send`
@@ -159,8 +162,8 @@ fn protected_survives<R: Reclaim + Clone>(r: R) {
         r.flush();
     }
     assert_eq!(ledger.dropped(), 0, "reclaimed while protected");
-    // SAFETY: still protected by `reader`.
-    assert_eq!(unsafe { (*p).magic }, MAGIC);
+    assert_eq!(p.magic, MAGIC, "still protected by `reader`");
+    drop(slot);
     drop(reader);
     assert!(flush_until(&r, || ledger.dropped() == 1));
     ledger.assert_each_once();
@@ -295,7 +298,7 @@ fn thread_exit_releases_hazard_records() {
                 s.spawn(|| {
                     let mut g = global.guard();
                     let mut x = 0u64;
-                    assert!(g.protect_with(0, &mut x as *mut u64, || true));
+                    assert!(g.slots()[0].publish((&mut x as *mut u64).cast(), || true));
                 });
             }
         });
@@ -310,7 +313,7 @@ fn thread_exit_releases_hazard_records() {
     );
 
     // The same for a private domain (records released on guard drop).
-    let private = Hazard::new();
+    let private = Hazard::private();
     for _ in 0..waves {
         std::thread::scope(|s| {
             for _ in 0..4 {
@@ -332,8 +335,8 @@ fn guards_in_thread_local_destructors_do_not_panic() {
             let mut outer = h.guard();
             let mut inner = h.guard();
             let mut x = 1u64;
-            assert!(outer.protect_with(0, &mut x as *mut u64, || true));
-            assert!(inner.protect_with(1, &mut x as *mut u64, || true));
+            assert!(outer.slots()[0].publish((&mut x as *mut u64).cast(), || true));
+            assert!(inner.slots()[1].publish((&mut x as *mut u64).cast(), || true));
             self.0.fetch_add(1, SeqCst);
         }
     }
@@ -361,7 +364,7 @@ fn guards_in_thread_local_destructors_do_not_panic() {
 fn hazard_handles_are_send_sync() {
     fn assert_send_sync<T: Send + Sync + Clone + Default + std::fmt::Debug>() {}
     assert_send_sync::<Hazard>();
-    let h = Hazard::new();
+    let h = Hazard::private();
     let h2 = h.clone();
     std::thread::spawn(move || drop(h2.guard())).join().unwrap();
     assert_eq!(h.record_count(), 1);

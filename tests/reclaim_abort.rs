@@ -121,7 +121,7 @@ fn run_child_if_asked(scenario: &str, make: impl FnOnce()) {
 
 #[test]
 fn panicking_drop_aborts_under_hazard_private_domain() {
-    run_child_if_asked("hazard-private", || child(Hazard::new()));
+    run_child_if_asked("hazard-private", || child(Hazard::private()));
     expect_abort(
         "panicking_drop_aborts_under_hazard_private_domain",
         "hazard-private",

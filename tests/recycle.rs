@@ -56,7 +56,7 @@ fn cached_blocks_are_bounded_reused_and_freed_at_thread_exit() {
     std::thread::spawn(move || {
         // A private domain: dropping the stack drops the domain, which
         // reclaims every pending node on this thread.
-        let stack = TreiberStack::<u64, Hazard>::with_reclaimer(Hazard::new());
+        let stack = TreiberStack::<u64, Hazard>::with_reclaimer(Hazard::private());
         for i in 0..100_000 {
             stack.push(i);
             assert_eq!(stack.pop(), Some(i));

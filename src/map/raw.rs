@@ -107,7 +107,7 @@ use crate::primitive::sync::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 use crate::primitive::Backoff;
-use crate::reclaim::Guard;
+use crate::reclaim::{Guard, IndexedGuard};
 use crate::recycle;
 
 mod spill;

@@ -18,7 +18,7 @@ macro_rules! both {
             }
             #[test]
             fn hazard() {
-                super::$name(crate::reclaim::Hazard::new);
+                super::$name(crate::reclaim::Hazard::private);
             }
         }
     )*};
@@ -49,7 +49,7 @@ mod every_key_alike_spills {
     #[test]
     #[cfg_attr(miri, ignore = "quadratic under miri (> 8 min); runs natively")]
     fn hazard() {
-        super::every_key_alike_spills(crate::reclaim::Hazard::new);
+        super::every_key_alike_spills(crate::reclaim::Hazard::private);
     }
 }
 

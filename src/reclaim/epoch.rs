@@ -36,7 +36,7 @@
 use core::marker::PhantomData;
 
 use crate::reclaim::counters::per_thread_counters;
-use crate::reclaim::{run_drop, Guard, Reclaim, ReclaimStats};
+use crate::reclaim::{run_drop, Guard, Reclaim, ReclaimStats, Slot, MAX_SLOTS};
 
 per_thread_counters!(static epoch_counters);
 
@@ -133,44 +133,40 @@ unsafe impl Reclaim for Epoch {
     }
 }
 
-// SAFETY: every pointer loaded while the pin is held stays valid until the
-// pin is released (`refresh` or drop); the witness is never needed.
-unsafe impl Guard for EpochGuard<'_> {
+/// A protection slot of an [`EpochGuard`]: the pin protects everything, so
+/// the slot only carries the borrow of the guard.
+#[derive(Debug)]
+pub struct EpochSlot<'g> {
+    _guard: PhantomData<&'g mut ()>,
+}
+
+// SAFETY: the guard's pin protects every pointer loaded while it is held,
+// until the guard is refreshed or dropped, which the slot's borrow of the
+// guard excludes; the witness is never needed.
+unsafe impl Slot for EpochSlot<'_> {
     #[inline(always)]
-    fn protect_with<T>(
-        &mut self,
-        slot: usize,
-        _ptr: *mut T,
-        _witness: impl FnMut() -> bool,
-    ) -> bool {
-        // A real check, as under `Hazard`, so a bad slot fails the same way
-        // under both reclaimers (the slot is a constant at every call site
-        // in the crate: the branch folds away).
-        assert!(
-            slot < super::MAX_SLOTS,
-            "protection slot {slot} out of range (MAX_SLOTS = {})",
-            super::MAX_SLOTS
-        );
+    fn publish(&mut self, _addr: *mut (), _witness: impl FnMut() -> bool) -> bool {
         true
     }
 
     #[inline(always)]
-    fn protect_tagged_with(
-        &mut self,
-        slot: usize,
-        _word: usize,
-        _mask: usize,
-        _witness: impl FnMut() -> bool,
-    ) -> bool {
-        // A real check, as under `Hazard`, so a bad slot fails the same way
-        // under both reclaimers (the slot is a constant at every call site
-        // in the crate: the branch folds away).
-        assert!(
-            slot < super::MAX_SLOTS,
-            "protection slot {slot} out of range (MAX_SLOTS = {})",
-            super::MAX_SLOTS
-        );
-        true
+    fn clear(&mut self) {}
+}
+
+// SAFETY: every pointer loaded while the pin is held stays valid until the
+// pin is released (`refresh` or drop); the witness is never needed.
+unsafe impl Guard for EpochGuard<'_> {
+    type Slot<'g>
+        = EpochSlot<'g>
+    where
+        Self: 'g;
+
+    #[inline(always)]
+    fn split(&mut self) -> ([EpochSlot<'_>; MAX_SLOTS], &Self) {
+        let slots = core::array::from_fn(|_| EpochSlot {
+            _guard: PhantomData,
+        });
+        (slots, self)
     }
 
     /// Repins, hands this thread's open retire batch to crossbeam, then
@@ -482,7 +478,10 @@ mod tests {
         let src = AtomicPtr::new(&mut x as *mut u32);
         let epoch = Epoch::new();
         let mut g = epoch.guard();
-        assert_eq!(g.protect(0, &src), &mut x as *mut u32);
+        let [mut slot, ..] = g.slots();
+        // SAFETY: (1) `src` holds `x`, never retired.
+        let p = unsafe { slot.protect(&src) }.unwrap();
+        assert_eq!(p.as_ptr(), &mut x as *mut u32);
         g.refresh();
     }
 }

@@ -29,11 +29,11 @@
 //! address was published and fenced, something shows the node had not yet
 //! been unlinked: the **witness**. Re-reading the root-reachable field the
 //! pointer came from is a witness when nodes are always unlinked from that
-//! field before retirement ([`Guard::protect`]). A pointer read out of
+//! field before retirement ([`Slot::protect`]). A pointer read out of
 //! another node needs its parent's position as the witness (Michael–Scott
 //! pop: `head == h` still holds), never the field itself: `h.next` does not
 //! change when `h` is unlinked, so re-reading it proves nothing
-//! ([`Guard::protect_with`]).
+//! ([`Slot::protect_with`]).
 //!
 //! # Rules for structures
 //!
@@ -45,14 +45,20 @@
 //!   unwinding would leak the rest of the batch.
 //! - A reclamation pass is re-entrant: a drop function may retire more.
 
+use core::ptr::NonNull;
+
 use crate::primitive::sync::atomic::{AtomicPtr, Ordering::Acquire};
 
 pub(crate) mod counters;
 mod epoch;
+mod handle;
 pub mod hazard;
+mod shared;
 
-pub use epoch::{Epoch, EpochGuard};
-pub use hazard::{Hazard, HazardGuard};
+pub use epoch::{Epoch, EpochGuard, EpochSlot};
+pub use handle::Handle;
+pub use hazard::{Hazard, HazardGuard, HazardSlot};
+pub use shared::Shared;
 
 /// The number of protection slots every [`Guard`] offers (indices
 /// `0..MAX_SLOTS`). Epoch guards accept and ignore the index.
@@ -98,63 +104,43 @@ pub unsafe trait Reclaim: Send + Sync + 'static {
     fn stats(&self) -> ReclaimStats;
 }
 
-/// A critical section of a [`Reclaim`] scheme: protects loaded pointers and
-/// retires unlinked ones.
+/// A critical section of a [`Reclaim`] scheme: lends protection slots and
+/// retires unlinked nodes.
+///
+/// A guard lends its [`MAX_SLOTS`] slots as separate values
+/// ([`split`](Guard::split) / [`slots`](Guard::slots)); each slot protects
+/// one pointer at a time and hands it out as a [`Shared`] that borrows the
+/// slot. So several pointers can be protected at once, reusing a slot while
+/// its pointer lives is a compile error, and [`refresh`](Guard::refresh)
+/// (which takes `&mut self`) ends every borrow.
 ///
 /// # Safety
 ///
-/// An implementation promises that a pointer for which `protect_with` /
-/// `protect_tagged_with` returned `true`, or that `protect` returned, is not
-/// reclaimed while the protection stands: until the slot is reused,
+/// An implementation promises that a pointer its slot protected (a
+/// [`Slot::publish`] that returned `true`) is not reclaimed while the
+/// protection stands: until the slot publishes again or is cleared,
 /// [`refresh`](Guard::refresh) is called, or the guard drops. Under epochs
 /// every pointer loaded while the guard lives is protected.
 pub unsafe trait Guard {
-    /// Publishes `ptr` in `slot`, fences, then calls `witness`; returns true
-    /// iff the protection holds (the witness showed `ptr` was not yet
-    /// unlinked). Epoch guards return `true` without calling the witness.
-    ///
-    /// # Panics
-    ///
-    /// If `slot >= MAX_SLOTS`.
-    fn protect_with<T>(&mut self, slot: usize, ptr: *mut T, witness: impl FnMut() -> bool) -> bool;
+    /// A protection slot lent by this guard for `'g`.
+    type Slot<'g>: Slot
+    where
+        Self: 'g;
 
-    /// Loads `src` and protects what it held, retrying until the protection
-    /// holds; the witness is `src` still holding the same pointer. Sound only
-    /// for a root-reachable `src` from which nodes are always unlinked before
-    /// being retired. The load is `Acquire`, pairing with the `Release` store
-    /// or CAS that published the node.
-    #[inline]
-    fn protect<T>(&mut self, slot: usize, src: &AtomicPtr<T>) -> *mut T {
-        // Acquire: pairs with the Release that published the node in `src`.
-        let mut ptr = src.load(Acquire);
-        loop {
-            // Acquire (inside the witness): the same pairing as above.
-            let mut seen = ptr;
-            if self.protect_with(slot, ptr, || {
-                seen = src.load(Acquire);
-                seen == ptr
-            }) {
-                return ptr;
-            }
-            ptr = seen;
-        }
+    /// Lends every slot, together with a shared view of the guard for
+    /// [`retire`](Guard::retire) while the slots are in use.
+    fn split(&mut self) -> ([Self::Slot<'_>; MAX_SLOTS], &Self);
+
+    /// Lends every slot.
+    #[inline(always)]
+    fn slots(&mut self) -> [Self::Slot<'_>; MAX_SLOTS] {
+        self.split().0
     }
-
-    /// The same as [`protect_with`](Guard::protect_with) for an address
-    /// carried in `word` with tag bits: `word & mask` is the address
-    /// protected. The witness is the caller's (a map slot word is not
-    /// root-reachable; the witness is `table == T && T[i] == word`).
-    fn protect_tagged_with(
-        &mut self,
-        slot: usize,
-        word: usize,
-        mask: usize,
-        witness: impl FnMut() -> bool,
-    ) -> bool;
 
     /// Drops every protection this guard holds (hazard: clears the slots;
     /// epoch: repins, letting the global epoch advance, and runs a
-    /// collection step). Call it in long loops.
+    /// collection step). Call it in long loops; handles do, every
+    /// [`REFRESH_EVERY`](Handle::REFRESH_EVERY) operations.
     fn refresh(&mut self);
 
     /// Hands `ptr` to the scheme; `drop_fn(ptr)` runs once nobody can hold a
@@ -169,6 +155,89 @@ pub unsafe trait Guard {
     /// 4. `drop_fn(ptr)` is sound exactly once, on any thread, at any later
     ///    time: whatever it drops is `Send + 'static`.
     unsafe fn retire(&self, ptr: *mut (), drop_fn: unsafe fn(*mut ()));
+}
+
+/// One protection slot of a [`Guard`]: protects one pointer at a time.
+///
+/// The `protect*` methods are `unsafe` because the slot cannot know what a
+/// pointer points to: the caller vouches that what it protects is a live
+/// node of a structure that retires through this guard's reclaimer. In
+/// return the [`Shared`] they hand out dereferences safely.
+///
+/// # Safety
+///
+/// An implementation promises that when [`publish`](Slot::publish) returns
+/// `true` the address stays protected (see [`Guard`]) until this slot
+/// publishes again or is cleared, or its guard is refreshed or dropped.
+pub unsafe trait Slot {
+    /// Publishes `addr` in the slot (ending its previous protection),
+    /// fences, then calls `witness`; returns true iff the protection holds
+    /// (the witness showed `addr` was not yet unlinked). Epoch slots
+    /// return `true` without calling the witness, so a witness must have no
+    /// side effects.
+    fn publish(&mut self, addr: *mut (), witness: impl FnMut() -> bool) -> bool;
+
+    /// Ends this slot's protection (hazard: clears it; epoch: nothing).
+    fn clear(&mut self);
+
+    /// Loads `src` and protects what it held, retrying until the
+    /// protection holds; `None` if `src` held null. The witness is `src`
+    /// still holding the same pointer. The load is `Acquire`, pairing with
+    /// the `Release` store or CAS that published the node.
+    ///
+    /// # Safety
+    ///
+    /// 1. Every non-null pointer `src` holds points to a live `T` that is
+    ///    retired only through this slot's reclaimer, and only after `src`
+    ///    stopped holding it (`src` is root-reachable: a node is always
+    ///    unlinked from it before being retired).
+    #[inline]
+    unsafe fn protect<T>(&mut self, src: &AtomicPtr<T>) -> Option<Shared<'_, T>> {
+        // Acquire: pairs with the Release that published the node in `src`.
+        let mut ptr = src.load(Acquire);
+        loop {
+            let p = NonNull::new(ptr)?;
+            // Acquire (inside the witness): the same pairing as above.
+            let mut seen = ptr;
+            if self.publish(ptr.cast(), || {
+                seen = src.load(Acquire);
+                seen == ptr
+            }) {
+                // SAFETY: published and witnessed: `src` still held `p`
+                // after publication, so (precondition 1) it was not yet
+                // retired, and it stays protected while the slot is
+                // borrowed.
+                return Some(unsafe { Shared::new_unchecked(p) });
+            }
+            ptr = seen;
+        }
+    }
+
+    /// Protects `ptr` if `witness` (called after publication) shows it was
+    /// not yet unlinked; `None` otherwise (hazard only: an epoch slot never
+    /// fails). For a pointer read out of another node the witness is the
+    /// parent's position (Michael–Scott pop: `head == h` still holds), never
+    /// the field itself.
+    ///
+    /// # Safety
+    ///
+    /// 1. If `witness` returns true after publication, `ptr` points to a
+    ///    live `T` not yet retired, that is retired only through this
+    ///    slot's reclaimer.
+    #[inline]
+    unsafe fn protect_with<T>(
+        &mut self,
+        ptr: NonNull<T>,
+        witness: impl FnMut() -> bool,
+    ) -> Option<Shared<'_, T>> {
+        if self.publish(ptr.as_ptr().cast(), witness) {
+            // SAFETY: published and witnessed (precondition 1); protected
+            // while the slot is borrowed.
+            Some(unsafe { Shared::new_unchecked(ptr) })
+        } else {
+            None
+        }
+    }
 }
 
 /// Counts reported by [`Reclaim::stats`].
@@ -218,3 +287,36 @@ pub(crate) unsafe fn run_drop(ptr: *mut (), drop_fn: unsafe fn(*mut ())) {
     unsafe { drop_fn(ptr) };
     core::mem::forget(bomb);
 }
+
+/// The slot-index API the map was written against, over the typed seam:
+/// kept only until the map moves onto [`Slot`]s (its raw pointers are
+/// protected by the index comments of `map/raw.rs`).
+pub(crate) trait IndexedGuard: Guard {
+    /// Loads `src` and protects it in slot `slot` (see [`Slot::protect`]).
+    #[inline(always)]
+    fn protect<T>(&mut self, slot: usize, src: &AtomicPtr<T>) -> *mut T {
+        let mut slots = self.slots();
+        // Acquire: pairs with the Release that published the node in `src`.
+        let mut ptr = src.load(Acquire);
+        loop {
+            // Acquire (inside the witness): the same pairing as above.
+            let mut seen = ptr;
+            if slots[slot].publish(ptr.cast(), || {
+                seen = src.load(Acquire);
+                seen == ptr
+            }) {
+                return ptr;
+            }
+            ptr = seen;
+        }
+    }
+
+    /// Publishes `ptr` in slot `slot` and checks `witness` (see
+    /// [`Slot::publish`]).
+    #[inline(always)]
+    fn protect_with<T>(&mut self, slot: usize, ptr: *mut T, witness: impl FnMut() -> bool) -> bool {
+        self.slots()[slot].publish(ptr.cast(), witness)
+    }
+}
+
+impl<G: Guard> IndexedGuard for G {}

@@ -14,7 +14,7 @@
 use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering::SeqCst};
 use std::sync::Arc;
 
-use cds::reclaim::{Guard, Hazard, HazardGuard, Reclaim, MAX_SLOTS};
+use cds::reclaim::{Guard, Hazard, HazardGuard, Reclaim, Slot, MAX_SLOTS};
 
 const GUARDS: usize = 3;
 const SOURCES: usize = 4;
@@ -122,12 +122,14 @@ pub fn check(threshold: usize, ops: &[Op]) {
                 }
             }
             Op::Protect { guard, slot, src } => {
-                let p = guards[guard].protect(slot, &sources[src]);
-                protected[guard][slot] = if p.is_null() {
-                    None
-                } else {
-                    Some((src_id[src], p))
-                };
+                // The raw pointer outlives the `Shared`: the model relies on
+                // the documented contract that a slot's protection stands
+                // until the slot publishes again or the guard is refreshed
+                // or dropped, which `protected` tracks.
+                let mut slots = guards[guard].slots();
+                // SAFETY: (1) a node leaves its source before it is retired.
+                let p = unsafe { slots[slot].protect(&sources[src]) }.map(|p| p.as_ptr());
+                protected[guard][slot] = p.map(|p| (src_id[src], p));
             }
             Op::Refresh { guard } => {
                 guards[guard].refresh();

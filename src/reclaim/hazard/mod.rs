@@ -15,7 +15,7 @@
 //!   earlier). The process-wide global domain
 //!   ([`Hazard::global`], the `Default`) caches one record per thread, so a
 //!   guard costs a thread-local access (guards are therefore `!Send`, like
-//!   epoch guards); private domains ([`Hazard::new`]) do not cache (their
+//!   epoch guards); private domains ([`Hazard::private`]) do not cache (their
 //!   records must not outlive them in other threads' caches).
 //! - **Protect**: store the pointer in a slot, fence, then run the caller's
 //!   witness (see [the seam](crate::reclaim#protection-needs-a-witness)).
@@ -135,7 +135,7 @@
 //!
 //! # Under loom
 //!
-//! Use private domains in loom models ([`Hazard::new`] or
+//! Use private domains in loom models ([`Hazard::private`] or
 //! [`Hazard::with_threshold`]). The global domain works under loom (it lives
 //! in a loom lazy static and caches no records thread-locally), but loom
 //! drops it at the end of every execution.
@@ -145,16 +145,18 @@ mod fence;
 mod record;
 mod retired;
 
+use core::cell::Cell;
 use core::fmt;
 use core::marker::PhantomData;
 
 use self::domain::Domain;
 use self::record::Record;
+use crate::primitive::sync::atomic::AtomicPtr;
 use crate::primitive::sync::Arc;
-use crate::reclaim::{Guard, Reclaim, ReclaimStats, MAX_SLOTS};
+use crate::reclaim::{Guard, Reclaim, ReclaimStats, Slot, MAX_SLOTS};
 
 /// A handle to a hazard-pointer domain: the process-wide global one
-/// ([`Hazard::global`], the `Default`) or a private one ([`Hazard::new`]).
+/// ([`Hazard::global`], the `Default`) or a private one ([`Hazard::private`]).
 ///
 /// Clones are handles to the same domain. A private domain reclaims
 /// everything still pending when its last handle drops. See the
@@ -166,7 +168,7 @@ use crate::reclaim::{Guard, Reclaim, ReclaimStats, MAX_SLOTS};
 /// use cds::reclaim::{Guard, Hazard, Reclaim};
 /// use std::sync::atomic::AtomicPtr;
 ///
-/// let domain = Hazard::new();
+/// let domain = Hazard::private();
 /// let node = Box::into_raw(Box::new(7u64));
 /// let src = AtomicPtr::new(node);
 ///
@@ -228,17 +230,31 @@ impl Hazard {
         }
     }
 
-    /// A new private domain with the default threshold.
+    /// A new **private** domain with the default threshold: its own
+    /// records and retired lists, and everything still retired in it is
+    /// reclaimed when its last handle drops. [`Hazard::default`] and
+    /// [`Hazard::global`] are the process-wide domain instead.
     ///
     /// # Examples
     ///
     /// ```
     /// use cds::reclaim::{Hazard, Reclaim};
-    /// let h = Hazard::new();
+    /// let h = Hazard::private();
     /// assert_eq!(h.stats().retired, 0);
+    /// assert!(!h.same_domain(&Hazard::default()));
     /// ```
-    pub fn new() -> Self {
+    pub fn private() -> Self {
         Self::with_threshold(Self::DEFAULT_THRESHOLD)
+    }
+
+    /// The old name of [`Hazard::private`]: a new private domain (not the
+    /// global one, which [`Hazard::default`] returns).
+    #[deprecated(
+        since = "0.2.0",
+        note = "`Hazard::new` reads like the default domain but builds a private one: use `Hazard::private` (or `Hazard::default` for the global domain)"
+    )]
+    pub fn new() -> Self {
+        Self::private()
     }
 
     /// A new private domain whose shards run a pass once
@@ -279,7 +295,7 @@ impl Hazard {
     ///
     /// ```
     /// use cds::reclaim::{Hazard, Reclaim};
-    /// let h = Hazard::new();
+    /// let h = Hazard::private();
     /// let (a, b) = (h.guard(), h.guard());
     /// assert_eq!(h.record_count(), 2);
     /// drop((a, b));
@@ -308,9 +324,9 @@ impl Hazard {
     ///
     /// ```
     /// use cds::reclaim::Hazard;
-    /// let a = Hazard::new();
+    /// let a = Hazard::private();
     /// assert!(a.same_domain(&a.clone()));
-    /// assert!(!a.same_domain(&Hazard::new()));
+    /// assert!(!a.same_domain(&Hazard::private()));
     /// assert!(Hazard::global().same_domain(&Hazard::default()));
     /// ```
     pub fn same_domain(&self, other: &Hazard) -> bool {
@@ -366,7 +382,7 @@ unsafe impl Reclaim for Hazard {
         HazardGuard {
             record,
             cached,
-            used: 0,
+            used: Cell::new(0),
             _handle: PhantomData,
         }
     }
@@ -397,7 +413,7 @@ unsafe impl Reclaim for Hazard {
 /// ```compile_fail
 /// use cds::reclaim::{Hazard, Reclaim};
 /// let guard = {
-///     let domain = Hazard::new();
+///     let domain = Hazard::private();
 ///     domain.guard()
 /// };
 /// drop(guard);
@@ -421,7 +437,8 @@ pub struct HazardGuard<'r> {
     /// the guard only marks it idle.
     cached: bool,
     /// Bit `i` set: slot `i` may hold a hazard (cleared on drop/refresh).
-    used: u8,
+    /// Set by the lent slots through a shared borrow, hence a `Cell`.
+    used: Cell<u8>,
     /// Borrows the handle; `!Send`: a cached record belongs to its thread.
     _handle: PhantomData<(&'r Hazard, *const ())>,
 }
@@ -443,27 +460,35 @@ impl HazardGuard<'_> {
     }
 }
 
-// SAFETY: see `Reclaim for Hazard`: `protect_with` returns true only after
+/// A protection slot of a [`HazardGuard`]: one hazard pointer of its
+/// record, lent for `'g`.
+pub struct HazardSlot<'g> {
+    /// The record's hazard pointer this slot publishes in.
+    hazard: &'g AtomicPtr<()>,
+    /// The guard's mask of slots that may hold a hazard.
+    used: &'g Cell<u8>,
+    /// This slot's bit in `used`.
+    bit: u8,
+}
+
+impl fmt::Debug for HazardSlot<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("HazardSlot").field(&self.hazard).finish()
+    }
+}
+
+// SAFETY: see `Reclaim for Hazard`: `publish` returns true only after
 // publishing, fencing and a successful witness, and the hazard stays
-// published until the slot is overwritten, cleared by `refresh`, or the
-// guard drops.
-unsafe impl Guard for HazardGuard<'_> {
+// published until the slot publishes again or is cleared, or the guard is
+// refreshed or drops (both need the guard back from every lent slot).
+unsafe impl Slot for HazardSlot<'_> {
     #[inline]
-    fn protect_with<T>(
-        &mut self,
-        slot: usize,
-        ptr: *mut T,
-        mut witness: impl FnMut() -> bool,
-    ) -> bool {
-        assert!(
-            slot < MAX_SLOTS,
-            "protection slot {slot} out of range (MAX_SLOTS = {MAX_SLOTS})"
-        );
+    fn publish(&mut self, addr: *mut (), mut witness: impl FnMut() -> bool) -> bool {
         // Ends the previous protection of the slot and publishes the new
         // one (fence.rs: the orderings and how the pass reads it); the
         // store→load order with the witness comes from the fence below.
-        fence::publish(&self.record.slots[slot], ptr.cast());
-        self.used |= 1 << slot;
+        fence::publish(self.hazard, addr);
+        self.used.set(self.used.get() | self.bit);
         fence::light();
         // A failed witness leaves the stale hazard in place until the slot is
         // reused or cleared: harmless (it only delays one object), and the
@@ -472,23 +497,37 @@ unsafe impl Guard for HazardGuard<'_> {
     }
 
     #[inline]
-    fn protect_tagged_with(
-        &mut self,
-        slot: usize,
-        word: usize,
-        mask: usize,
-        witness: impl FnMut() -> bool,
-    ) -> bool {
-        // Only the address is published (a hazard is compared, never
-        // dereferenced): build it without an integer-to-pointer cast.
-        let addr = core::ptr::null_mut::<u8>().wrapping_add(word & mask);
-        self.protect_with(slot, addr.cast::<()>(), witness)
+    fn clear(&mut self) {
+        if self.used.get() & self.bit != 0 {
+            fence::clear(self.hazard);
+            self.used.set(self.used.get() & !self.bit);
+        }
+    }
+}
+
+// SAFETY: the slots it lends publish in this guard's record, which stays
+// owned by the guard (and scanned by every pass) until it drops.
+unsafe impl Guard for HazardGuard<'_> {
+    type Slot<'g>
+        = HazardSlot<'g>
+    where
+        Self: 'g;
+
+    #[inline]
+    fn split(&mut self) -> ([HazardSlot<'_>; MAX_SLOTS], &Self) {
+        let (record, used) = (self.record, &self.used);
+        let slots = core::array::from_fn(|i| HazardSlot {
+            hazard: &record.slots[i],
+            used,
+            bit: 1 << i,
+        });
+        (slots, self)
     }
 
     #[inline]
     fn refresh(&mut self) {
-        self.record.clear_used(self.used);
-        self.used = 0;
+        self.record.clear_used(self.used.get());
+        self.used.set(0);
     }
 
     #[inline]
@@ -502,7 +541,7 @@ unsafe impl Guard for HazardGuard<'_> {
 impl Drop for HazardGuard<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.record.clear_used(self.used);
+        self.record.clear_used(self.used.get());
         if self.cached {
             global::release_cached(self.record);
         } else {

@@ -66,21 +66,23 @@ fn flush_reclaims_every_retired_object_once() {
 
 #[test]
 fn protected_object_survives_until_released() {
-    let domain = Hazard::new();
+    let domain = Hazard::private();
     let drops = std::sync::Arc::new(AtomicUsize::new(0));
     let node = counted(42, &drops);
     let src = AtomicPtr::new(node);
     let mut reader = domain.guard();
-    let p = reader.protect(0, &src);
-    assert_eq!(p, node);
+    let [mut slot, ..] = reader.slots();
+    // SAFETY: (1) `src` holds `node` until it is swapped out below, and it
+    // is retired only after that.
+    let p = unsafe { slot.protect(&src) }.unwrap();
+    assert_eq!(p.as_ptr(), node);
     src.store(core::ptr::null_mut(), SeqCst);
     retire(&domain.guard(), node);
     for _ in 0..3 {
         domain.flush();
     }
     assert_eq!(drops.load(SeqCst), 0);
-    // SAFETY: protected by `reader`.
-    assert_eq!(unsafe { (*p).value }, 42);
+    assert_eq!(p.value, 42);
     reader.refresh();
     domain.flush();
     assert_eq!(drops.load(SeqCst), 1);
@@ -89,34 +91,33 @@ fn protected_object_survives_until_released() {
 
 #[test]
 fn failed_witness_reports_false() {
-    let domain = Hazard::new();
+    let domain = Hazard::private();
     let mut g = domain.guard();
     let mut x = 1u8;
-    assert!(!g.protect_with(1, &mut x as *mut u8, || false));
-    assert!(g.protect_with(1, &mut x as *mut u8, || true));
+    let [_, mut slot, ..] = g.slots();
+    assert!(!slot.publish((&mut x as *mut u8).cast(), || false));
+    assert!(slot.publish((&mut x as *mut u8).cast(), || true));
 }
 
 #[test]
-fn tagged_protection_masks_the_word() {
-    let domain = Hazard::new();
+fn clearing_a_slot_ends_its_protection() {
+    let domain = Hazard::private();
     let drops = std::sync::Arc::new(AtomicUsize::new(0));
     let node = counted(1, &drops);
     let mut g = domain.guard();
-    assert!(g.protect_tagged_with(3, node as usize | 0b11, !0b111, || true));
+    let [_, _, _, mut slot] = g.slots();
+    assert!(slot.publish(node.cast(), || true));
     retire(&domain.guard(), node);
     domain.flush();
-    assert_eq!(drops.load(SeqCst), 0, "the untagged address is protected");
-    drop(g);
+    assert_eq!(drops.load(SeqCst), 0, "the published address is protected");
+    slot.clear();
     domain.flush();
-    assert_eq!(drops.load(SeqCst), 1);
-}
-
-#[test]
-#[should_panic(expected = "out of range")]
-fn slot_out_of_range_panics() {
-    let domain = Hazard::new();
-    let mut g = domain.guard();
-    g.protect_with(MAX_SLOTS, core::ptr::null_mut::<u8>(), || true);
+    assert_eq!(
+        drops.load(SeqCst),
+        1,
+        "cleared: reclaimed while the guard lives"
+    );
+    drop(g);
 }
 
 #[test]
@@ -163,10 +164,12 @@ fn dropping_a_private_domain_reclaims_everything_pending() {
     {
         let mut g = domain.guard();
         let src = AtomicPtr::new(counted(0, &drops));
-        let p = g.protect(0, &src);
+        let ([mut slot, ..], g) = g.split();
+        // SAFETY: (1) `src` holds its node for the whole test.
+        let p = unsafe { slot.protect(&src) }.unwrap().as_ptr();
         retire(&domain.guard(), p);
         for i in 1..n {
-            retire(&g, counted(i, &drops));
+            retire(g, counted(i, &drops));
         }
         domain.flush();
         assert_eq!(
@@ -188,7 +191,7 @@ fn dropping_a_private_domain_reclaims_everything_pending() {
 
 #[test]
 fn records_are_reused() {
-    let domain = Hazard::new();
+    let domain = Hazard::private();
     {
         let _a = domain.guard();
         let _b = domain.guard();
@@ -210,7 +213,7 @@ fn global_guard_uses_the_thread_cache() {
     for _ in 0..100 {
         let mut g = h.guard();
         let mut x = 0u32;
-        assert!(g.protect_with(0, &mut x as *mut u32, || true));
+        assert!(g.slots()[0].publish((&mut x as *mut u32).cast(), || true));
     }
     // Other tests may add records concurrently, but not 100 of them.
     assert!(h.record_count() < before + 50);
@@ -229,13 +232,14 @@ fn concurrent_protect_and_retire() {
             s.spawn(move || {
                 for i in 0..per {
                     let mut g = domain.guard();
-                    let p = g.protect(0, src);
-                    // SAFETY: protected; nodes are retired only after being
-                    // swapped out of `src`.
-                    let v = unsafe { (*p).value };
+                    let ([mut slot, ..], g) = g.split();
+                    // SAFETY: (1) nodes are retired only after being swapped
+                    // out of `src`.
+                    let p = unsafe { slot.protect(src) }.unwrap();
+                    let v = p.value;
                     assert!(v == u64::MAX || v < (threads * per) as u64);
                     let old = src.swap(counted((t * per + i) as u64, drops), SeqCst);
-                    retire(&g, old);
+                    retire(g, old);
                 }
             });
         }
