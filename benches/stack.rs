@@ -7,9 +7,6 @@
 
 #[path = "../examples/versus/harness.rs"]
 mod harness;
-#[allow(dead_code)]
-#[path = "../src/recycle.rs"]
-mod recycle;
 #[path = "../examples/versus/stack.rs"]
 mod stack;
 

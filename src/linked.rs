@@ -122,6 +122,15 @@ macro_rules! linked_structure {
             }
         }
 
+        // A panic that unwinds out of an operation leaves the structure
+        // consistent: each operation takes effect in one CAS, and the only
+        // user code run inside the structure is `T`'s `Drop` (in `Drop`,
+        // which keeps dropping the rest). Values are moved in and out,
+        // never lent, so no half-updated `T` can be seen through `&self`;
+        // hence no bound on `T` (as crossbeam's queues and std's `Mutex`).
+        impl<T, R: Reclaim + core::panic::RefUnwindSafe> core::panic::RefUnwindSafe for $S<T, R> {}
+        impl<T, R: Reclaim + core::panic::UnwindSafe> core::panic::UnwindSafe for $S<T, R> {}
+
         impl<T, R: Reclaim> Drop for $S<T, R> {
             fn drop(&mut self) {
                 $crate::linked::drain(self, Self::pop_mut, Self::free_last);
@@ -258,3 +267,23 @@ macro_rules! linked_structure {
     };
 }
 pub(crate) use linked_structure;
+
+/// Compile-time checks: both structures are unwind-safe on both reclaimers,
+/// also for values that are not (`Cell`: interior mutability).
+#[cfg(test)]
+const _: () = {
+    use core::cell::Cell;
+    use core::panic::{RefUnwindSafe, UnwindSafe};
+
+    use crate::reclaim::{Epoch, Hazard};
+    use crate::{MsQueue, TreiberStack};
+
+    fn unwind_safe<X: UnwindSafe + RefUnwindSafe>() {}
+    #[allow(dead_code)]
+    fn all() {
+        unwind_safe::<TreiberStack<Cell<u8>, Epoch>>();
+        unwind_safe::<TreiberStack<Cell<u8>, Hazard>>();
+        unwind_safe::<MsQueue<Cell<u8>, Epoch>>();
+        unwind_safe::<MsQueue<Cell<u8>, Hazard>>();
+    }
+};

@@ -100,8 +100,8 @@ impl<T> Node<T> {
 unsafe fn free_node<T>(p: *mut ()) {
     // SAFETY: precondition 1. `release` drops nothing (and `MaybeUninit<T>`
     // has no drop glue), so no `T` is touched (hence no `T: 'static`); the
-    // block goes to this thread's node cache (DESIGN §4) or back to the
-    // allocator.
+    // block goes to this thread's node cache (`recycle`'s module docs) or
+    // back to the allocator.
     unsafe { recycle::release(p.cast::<Node<T>>()) };
 }
 

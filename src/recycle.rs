@@ -1,4 +1,4 @@
-//! Per-thread recycling of small node blocks (DESIGN §4).
+//! Per-thread recycling of small node blocks.
 //!
 //! Every push on a linked structure allocates a node and every pop retires
 //! one; every map write allocates an entry and retires the one it replaces

@@ -72,7 +72,7 @@ struct Node<T> {
 unsafe fn free_node<T>(p: *mut ()) {
     // SAFETY: precondition 1. `release` drops nothing, so no `T` is
     // touched (hence no `T: 'static`); the block goes to this thread's
-    // node cache (DESIGN §4) or back to the allocator.
+    // node cache (`recycle`'s module docs) or back to the allocator.
     unsafe { recycle::release(p.cast::<Node<T>>()) };
 }
 

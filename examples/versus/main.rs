@@ -9,11 +9,6 @@ mod harness;
 mod lock;
 mod map;
 mod queue;
-// The crate's per-thread block cache, compiled in for the direct
-// crossbeam-epoch Treiber peer (same allocation strategy as ours).
-#[allow(dead_code)]
-#[path = "../../src/recycle.rs"]
-mod recycle;
 mod semaphore;
 mod spsc;
 mod stack;

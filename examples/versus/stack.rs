@@ -4,8 +4,8 @@
 //! Treiber stack written directly on crossbeam-epoch below
 //! (`crossbeam_epoch::Treiber(direct)`) with the same allocation strategy
 //! as ours (one node per push from the same per-thread block cache, the
-//! crate's own `src/recycle.rs` compiled into this binary, freed into it
-//! through the global collector): the difference to
+//! crate's own cache, `cds::testing::recycle`, freed into it through the
+//! global collector): the difference to
 //! `cds::TreiberStack<Epoch>` is the cost of the seam.
 // The criterion benches include this file and use only part of it.
 #![allow(dead_code)]
@@ -61,7 +61,7 @@ impl Stack for parking_lot::Mutex<Vec<u64>> {
 /// without `cds`: one node per push, `pop` pins and defers the node's
 /// release. `push` takes no pin, like ours (it never dereferences a shared
 /// node). Nodes come from and go back to the same per-thread block cache
-/// as ours (`crate::recycle`, the crate's `src/recycle.rs`), so that the
+/// as ours (`cds::testing::recycle`, the crate's own cache), so that the
 /// comparison measures the seam and not the allocation strategy.
 pub mod direct {
     use crossbeam_epoch::{self as epoch, Atomic, Shared};
@@ -69,7 +69,7 @@ pub mod direct {
     use std::ptr;
     use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
-    use crate::recycle;
+    use cds::testing::recycle;
 
     pub struct Treiber<T> {
         head: Atomic<Node<T>>,

@@ -8,4 +8,5 @@
 
 #[cfg(target_pointer_width = "64")]
 pub mod map;
+pub mod recycle;
 pub mod semaphore;

@@ -644,7 +644,8 @@ mod global {
 }
 
 /// The global domain under loom: a loom lazy static, no thread cache (loom
-/// drops lazy statics before thread-locals, DESIGN §2).
+/// drops lazy statics before thread-locals, so a cached record could
+/// outlive its domain).
 #[cfg(loom)]
 mod global {
     use super::domain::{Domain, DEFAULT_THRESHOLD};

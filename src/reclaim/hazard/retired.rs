@@ -63,7 +63,7 @@ impl Shard {
     /// Pushes one object; returns the shard's pending count including it.
     #[inline]
     pub(crate) fn push_one(&self, ptr: *mut (), drop_fn: unsafe fn(*mut ())) -> usize {
-        // From this thread's block cache (DESIGN §4): a retire would
+        // From this thread's block cache (`recycle`): a retire would
         // otherwise cost a second allocation beside the node it retires.
         let node = crate::recycle::alloc_boxed(Retired {
             ptr,
