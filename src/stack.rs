@@ -478,20 +478,7 @@ mod tests {
         assert!(got.into_iter().eq(0..n + 4));
     }
 
-    macro_rules! both {
-        ($($name:ident),* $(,)?) => {
-            mod epoch {
-                $( #[test] fn $name() { super::$name(crate::reclaim::Epoch::new()) } )*
-            }
-            mod hazard {
-                $( #[test] fn $name() { super::$name(crate::reclaim::Hazard::default()) } )*
-            }
-            mod hazard_private {
-                $( #[test] fn $name() { super::$name(crate::reclaim::Hazard::with_threshold(1)) } )*
-            }
-        };
-    }
-    both!(
+    crate::reclaim::test_matrix::reclaimer_unit_tests!(
         lifo,
         drops_each_value_once,
         into_iter_drains_in_pop_order,

@@ -54,6 +54,8 @@ mod epoch;
 mod handle;
 pub mod hazard;
 mod shared;
+#[cfg(all(test, not(loom)))]
+pub(crate) mod test_matrix;
 
 pub use epoch::{Epoch, EpochGuard, EpochSlot};
 pub use handle::Handle;
