@@ -22,16 +22,16 @@
 //!
 //! # Memory reclamation and witnesses
 //!
-//! - `push` protects `tail` in slot 0 with [`Guard::protect`]: `tail` is
+//! - `push` protects `tail` in a slot with [`Slot::protect`]: `tail` is
 //!   root-reachable and a node is unlinked from it (the tail moves past it)
 //!   before it is retired, because `pop` never moves `head` past the tail.
-//! - `pop` protects `head` in slot 0 the same way, then `next` (read out of
-//!   the sentinel) in slot 1 with the witness **`head == h`**: re-reading
+//! - `pop` protects `head` in one slot the same way, then `next` (read out of
+//!   the sentinel) in a second slot with the witness **`head == h`**: re-reading
 //!   `h.next` would prove nothing (it never changes once set), whereas
 //!   `head == h` after publication shows that `next` was not even the
 //!   sentinel yet, so it cannot have been retired.
 //! - The successful head CAS is itself a witness for `next`: it proves
-//!   `head == h` at a moment after `next` was published in slot 1. `pop`
+//!   `head == h` at a moment after `next` was published in its slot. `pop`
 //!   dereferences `next` for the value **only after that CAS succeeds**;
 //!   the `head == h` witness just lets a doomed attempt fail early. Keep it
 //!   that way: `Debug`, `is_empty` and any future `peek` must not read a

@@ -18,7 +18,7 @@
 //!
 //! A popped node is unlinked by the successful CAS and then retired through
 //! the reclaimer `R`; concurrent poppers may still read its `next` field.
-//! `pop` protects the head in slot 0 with [`Guard::protect`]: the head is
+//! `pop` protects the head in a slot with [`Slot::protect`]: the head is
 //! root-reachable and a node is always unlinked from it before being
 //! retired, so re-reading it is a sound witness. `push` dereferences no
 //! shared node and takes no guard (it is also immune to ABA: if the head

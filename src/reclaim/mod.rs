@@ -35,6 +35,25 @@
 //! change when `h` is unlinked, so re-reading it proves nothing
 //! ([`Slot::protect_with`]).
 //!
+//! # The seam, step by step
+//!
+//! A structure holds an `R: Reclaim`, takes a [`Guard`] per operation (or
+//! one per batch through a [`Handle`]), borrows the guard's [`Slot`]s,
+//! protects what it reads into [`Shared`] pointers (safe to dereference
+//! while the slot is borrowed), unlinks with its own CAS, and retires the
+//! unlinked node through the guard.
+//!
+//! | step | trait item | `Epoch` | `Hazard` |
+//! |---|---|---|---|
+//! | start a critical section | [`Reclaim::guard`] | `epoch.rs`: a crossbeam pin | `hazard/mod.rs` (`global` / `Domain::acquire` in `hazard/domain.rs`): a record with `MAX_SLOTS` hazard pointers |
+//! | lend slots | [`Guard::split`] / [`Guard::slots`] | `epoch.rs`: zero-sized `EpochSlot`s | `hazard/mod.rs`: `HazardSlot`s, one per hazard pointer |
+//! | protect | [`Slot::publish`] (behind `protect` / `protect_with`) | nothing to do | store, fence, witness: `hazard/fence.rs` (`publish`, `light`) |
+//! | the protected pointer | [`Shared`] (`shared.rs`) | — | — |
+//! | retire | [`Guard::retire`] | `epoch.rs`: a per-thread batch, deferred to crossbeam when full | `hazard/domain.rs` `retire` into a shard's list (`hazard/retired.rs`) |
+//! | reclaim | (inside the scheme) | crossbeam's collector runs the batch | `hazard/domain.rs` `pass`: heavy fence, hazard snapshot, free the rest |
+//! | end or renew | [`Guard::refresh`], drop; [`Handle`] every [`Handle::REFRESH_EVERY`] operations (`handle.rs`) | repin + hand the open batch over | clear the used slots |
+//! | count | [`Reclaim::stats`] | `counters.rs` | `hazard/retired.rs` |
+//!
 //! # Rules for structures
 //!
 //! - Witnesses have no side effects (epochs never call them).

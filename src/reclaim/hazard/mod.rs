@@ -106,7 +106,7 @@
 //! # Progress
 //!
 //! - `protect_with` is wait-free: a store, a fence and the caller's witness
-//!   (the [`Guard::protect`] loop is lock-free: it retries only when the
+//!   (the [`Slot::protect`] loop is lock-free: it retries only when the
 //!   source changed).
 //! - `guard()` is lock-free: a thread-local cache hit (global domain) or a
 //!   walk of the record list and one CAS per free record tried, pushing a new
