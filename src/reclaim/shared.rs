@@ -37,7 +37,7 @@ use core::ptr::NonNull;
 ///
 /// A protected pointer cannot outlive its guard:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0597
 /// use std::sync::atomic::AtomicPtr;
 /// use cds::reclaim::{Guard, Hazard, Reclaim, Shared, Slot};
 ///
@@ -53,7 +53,7 @@ use core::ptr::NonNull;
 ///
 /// A slot cannot protect a second pointer while the first one lives:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0499
 /// use std::sync::atomic::AtomicPtr;
 /// use cds::reclaim::{Guard, Hazard, Reclaim, Slot};
 ///
@@ -69,7 +69,7 @@ use core::ptr::NonNull;
 ///
 /// Nor can the guard be refreshed while a protected pointer lives:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0499
 /// use std::sync::atomic::AtomicPtr;
 /// use cds::reclaim::{Guard, Hazard, Reclaim, Slot};
 ///

@@ -165,17 +165,18 @@ use crate::reclaim::{Guard, Reclaim, ReclaimStats, Slot, MAX_SLOTS};
 /// # Examples
 ///
 /// ```
-/// use cds::reclaim::{Guard, Hazard, Reclaim};
+/// use cds::reclaim::{Guard, Hazard, Reclaim, Slot};
 /// use std::sync::atomic::AtomicPtr;
 ///
 /// let domain = Hazard::private();
 /// let node = Box::into_raw(Box::new(7u64));
 /// let src = AtomicPtr::new(node);
 ///
-/// let mut guard = domain.guard();
-/// let p = guard.protect(0, &src);
-/// // SAFETY: `p` is protected and was not yet unlinked.
-/// assert_eq!(unsafe { *p }, 7);
+/// let mut owned = domain.guard();
+/// let ([mut slot, ..], guard) = owned.split();
+/// // SAFETY: `src` holds a live box, retired only after it is unlinked.
+/// let p = unsafe { slot.protect(&src) }.unwrap();
+/// assert_eq!(*p, 7);
 ///
 /// unsafe fn free(p: *mut ()) {
 ///     // SAFETY: `p` came from `Box::into_raw(Box<u64>)`, reclaimed once.
@@ -186,8 +187,10 @@ use crate::reclaim::{Guard, Reclaim, ReclaimStats, Slot, MAX_SLOTS};
 /// // and `free` may run on any thread.
 /// unsafe { guard.retire(node.cast(), free) };
 /// domain.flush();
-/// assert_eq!(domain.stats().pending, 1); // still protected by `guard`
-/// drop(guard);
+/// assert_eq!(domain.stats().pending, 1); // still protected by `slot`
+/// assert_eq!(*p, 7);
+/// drop(slot);
+/// drop(owned);
 /// domain.flush();
 /// assert_eq!(domain.stats().reclaimed, 1);
 /// ```
