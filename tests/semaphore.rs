@@ -396,10 +396,19 @@ fn acquire_many_above_total_waits_for_add() {
 #[test]
 fn panic_while_holding_permit_releases_it() {
     let sem = Semaphore::new(1);
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    // No `AssertUnwindSafe`: `&Semaphore` crosses `catch_unwind` as is.
+    let r = std::panic::catch_unwind(|| {
         let _p = sem.acquire();
         panic!("boom");
-    }));
+    });
+    assert!(r.is_err());
+    assert_eq!(sem.available_permits(), 1);
+    // A held `Permit` may cross it too; the panic releases it.
+    let p = sem.acquire();
+    let r = std::panic::catch_unwind(move || {
+        assert_eq!(p.num_permits(), 1);
+        panic!("boom");
+    });
     assert!(r.is_err());
     assert_eq!(sem.available_permits(), 1);
 }
@@ -650,3 +659,14 @@ fn auto_traits() {
     send_sync::<Semaphore>();
     send_sync::<cds::Permit<'static>>();
 }
+
+/// Compile-time check: a semaphore (and a permit) may cross
+/// `catch_unwind`, by value and by reference: a panic while a permit is
+/// held releases it, and no user code runs inside the semaphore.
+const _: () = {
+    use std::panic::{RefUnwindSafe, UnwindSafe};
+    fn unwind_safe<T: UnwindSafe + RefUnwindSafe>() {}
+    let _ = unwind_safe::<Semaphore>;
+    let _ = unwind_safe::<&Semaphore>;
+    let _ = unwind_safe::<cds::Permit<'static>>;
+};

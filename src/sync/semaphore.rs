@@ -121,6 +121,7 @@
 //! [`acquire_many`]: Semaphore::acquire_many
 
 use core::fmt;
+use core::panic::{RefUnwindSafe, UnwindSafe};
 use core::ptr;
 
 use crate::primitive::cell::UnsafeCell;
@@ -340,6 +341,22 @@ pub struct Semaphore {
     fifo: bool,
     clock: Clock,
 }
+
+// Unwind safety. The auto traits are missing only because of interior
+// mutability the user never sees: the waiter list behind its internal lock
+// and each waiter's links are in `UnsafeCell`s (and a test build may hold an
+// injected clock closure). A panic cannot leave the semaphore inconsistent:
+// no user code runs inside it, so nothing can unwind out of the list lock's
+// critical sections or between the steps of an acquire or release (`new`,
+// `add_permits` and `acquire_many` panic on bad input before they change
+// anything). A panic while a `Permit` is held drops the permit during
+// unwinding, which returns its permits as any release does. What code
+// after `catch_unwind` observes is therefore a semaphore whose counts are
+// exact, as after any other sequence of calls: like an atomic, it may cross
+// the boundary by value and by reference. `Permit` follows through
+// `&Semaphore`.
+impl UnwindSafe for Semaphore {}
+impl RefUnwindSafe for Semaphore {}
 
 /// What a newcomer's attempt to take permits from the count found.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -323,6 +323,24 @@ pub type LockApiMutexGuard<'a, T> = lock_api::MutexGuard<'a, RawSpinMutex, T>;
 ///     s.spawn(|| drop(m.lock())); // `Rc` is not `Send`: `SpinMutex<Rc<_>>` is not `Sync`
 /// });
 /// ```
+///
+/// # Unwind safety
+///
+/// A `SpinMutex<T>` is [`UnwindSafe`](std::panic::UnwindSafe) when `T` is,
+/// but it is not [`RefUnwindSafe`](std::panic::RefUnwindSafe): through
+/// `&SpinMutex<T>` a closure gets `&mut T`, and since the lock does not
+/// poison, data left half-updated by a panic is handed to the next locker
+/// without a sign. The lock itself stays consistent (the guard unlocks
+/// during unwinding); whether the data does is up to the caller, who says
+/// so with [`AssertUnwindSafe`](std::panic::AssertUnwindSafe). std's
+/// `Mutex` claims `RefUnwindSafe` because it poisons; non-poisoning locks
+/// (`parking_lot`, `lock_api`) do not claim it, and neither does this one.
+///
+/// ```compile_fail
+/// let m = cds::SpinMutex::new(0);
+/// // `&SpinMutex` is not `UnwindSafe`: wrap the closure in `AssertUnwindSafe`.
+/// let _ = std::panic::catch_unwind(|| *m.lock() += 1);
+/// ```
 pub struct SpinMutex<T: ?Sized> {
     raw: RawSpinMutex,
     /// Accessed only through a guard (which proves `raw` is held by it) or
