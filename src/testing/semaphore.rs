@@ -2,7 +2,7 @@
 //!
 //! - [`queued_waiters`]: how many threads are parked in the queue. Always
 //!   compiled: integration tests, the loom models and the fuzz target use it.
-//! - [`with_fairness_clock`]: a default-mode semaphore whose fairness bound
+//! - `with_fairness_clock`: a default-mode semaphore whose fairness bound
 //!   (0.5 ms) is measured on a clock the test steps by hand, so a test can
 //!   put the first waiter just before or just past the bound without
 //!   sleeping. Compiled only in this crate's unit tests (`cfg(test)`) and
@@ -12,15 +12,16 @@
 //! Why the injected clock is not available in ordinary builds: it needs a
 //! place to live in the semaphore, and every choice there costs users
 //! something. A boxed closure field (what this replaced) made every
-//! `Semaphore` two words larger, kept it from being `RefUnwindSafe` on its
-//! own and stood in the way of a `const fn new`. A cheap
-//! `Option<fn() -> Duration>` field would avoid the last two but still be a
-//! test-only field on every semaphore and a branch on every slow-path clock
-//! read. A process-wide or per-thread clock cannot be scoped to one
-//! semaphore: tests run in parallel in one process, and the clock is read by
-//! waiter threads (enqueue time) and releaser threads alike. So the field
-//! exists only in test builds, where its cost does not matter, and holds a
-//! closure there (tests capture their own counter).
+//! `Semaphore` two words larger, gave it drop glue, stood in the way of a
+//! `const fn new` and could hold a closure that is not `RefUnwindSafe`. A
+//! cheap `Option<fn() -> Duration>` field would cost one word and none of
+//! the rest, but would still be a test-only field on every semaphore and a
+//! branch on every slow-path clock read. A process-wide or per-thread clock
+//! cannot be scoped to one semaphore: tests run in parallel in one process,
+//! and the clock is read by waiter threads (enqueue time) and releaser
+//! threads alike. So the field exists only in test builds, where its cost
+//! does not matter, and holds a closure there (tests capture their own
+//! counter).
 
 #[cfg(any(test, cds_hooks))]
 use crate::primitive::time::Duration;
