@@ -146,7 +146,7 @@ fn semaphore_timeout_vs_release() {
             sem.add_permits(1);
             let _ = t.join().unwrap();
             assert_eq!(sem.available_permits(), 1);
-            assert_eq!(sem.queued_waiters_for_tests(), 0);
+            assert_eq!(cds::testing::semaphore::queued_waiters(&sem), 0);
         });
     }
 }

@@ -1,7 +1,11 @@
 //! Integration and stress tests of `cds::Semaphore`.
+//!
+//! Tests that step the fairness bound on an injected clock need
+//! `--cfg cds_hooks` and live in `tests/stall_semaphore.rs`.
 
+use cds::testing::semaphore::queued_waiters;
 use cds::Semaphore;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,7 +41,7 @@ fn watchdog<R>(name: &str, secs: u64, f: impl FnOnce() -> R) -> R {
 }
 
 fn wait_queued(sem: &Semaphore, n: usize) {
-    while sem.queued_waiters_for_tests() != n {
+    while queued_waiters(sem) != n {
         std::thread::yield_now();
     }
 }
@@ -172,7 +176,7 @@ fn fifo_order_under_new_fifo() {
             let mut first: Vec<usize> = order.lock().unwrap().clone();
             first.sort_unstable();
             assert_eq!(first, [0, 1, 2]);
-            assert_eq!(sem.queued_waiters_for_tests(), 3);
+            assert_eq!(queued_waiters(&sem), 3);
             sem.add_permits(3);
         });
     });
@@ -223,78 +227,6 @@ fn fifo_try_acquire_fails_while_queued() {
     assert_eq!(sem.available_permits(), 2);
 }
 
-/// The fairness bound, on an injected clock: while the head has waited less
-/// than 0.5 ms a released permit goes to the count (a newcomer may take it);
-/// from 0.5 ms on, releases hand permits to the head and newcomers get
-/// nothing. Deterministic: the head wants 3 permits, so it cannot take the
-/// single permits itself while competing.
-#[test]
-fn fairness_bound_with_injected_clock() {
-    let nanos = Arc::new(AtomicU64::new(1_000_000));
-    let clock = nanos.clone();
-    let sem = Semaphore::with_clock_for_tests(0, move || Duration::from_nanos(clock.load(SeqCst)));
-    watchdog("fairness", 60, || {
-        std::thread::scope(|s| {
-            let head = s.spawn(|| sem.acquire_many(3).forget());
-            wait_queued(&sem, 1);
-
-            // Waited 0.499 ms: the permit enters the count; a newcomer takes it.
-            nanos.fetch_add(499_000, SeqCst);
-            sem.add_permits(1);
-            assert_eq!(sem.available_permits(), 1);
-            let barged = sem
-                .try_acquire()
-                .expect("a newcomer may barge before the bound");
-            assert_eq!(sem.available_permits(), 0);
-            drop(barged); // still before the bound: back to the count
-            assert_eq!(sem.available_permits(), 1);
-
-            // Waited 0.5 ms: the next release goes to the head, and also
-            // drains the count into it; newcomers find nothing.
-            nanos.fetch_add(1_000, SeqCst);
-            sem.add_permits(1);
-            assert_eq!(sem.available_permits(), 0);
-            assert!(sem.try_acquire().is_none());
-            assert_eq!(
-                sem.queued_waiters_for_tests(),
-                1,
-                "2 of 3 permits: still queued"
-            );
-
-            // The third permit completes the hand-off.
-            sem.add_permits(1);
-            head.join().unwrap();
-        });
-    });
-    assert_eq!(sem.available_permits(), 0);
-    assert_eq!(sem.queued_waiters_for_tests(), 0);
-}
-
-/// With one permit at a time: past the bound a release never reaches the
-/// count, so `available_permits` stays 0 and `try_acquire` fails.
-#[test]
-fn fairness_bound_single_permit_hand_off() {
-    let nanos = Arc::new(AtomicU64::new(0));
-    let clock = nanos.clone();
-    let sem = Semaphore::with_clock_for_tests(0, move || Duration::from_nanos(clock.load(SeqCst)));
-    watchdog("fairness_single", 60, || {
-        std::thread::scope(|s| {
-            let head = s.spawn(|| sem.acquire().forget());
-            wait_queued(&sem, 1);
-            nanos.store(500_000, SeqCst);
-            sem.add_permits(1);
-            assert_eq!(
-                sem.queued_waiters_for_tests(),
-                0,
-                "granted and unlinked by the release"
-            );
-            assert_eq!(sem.available_permits(), 0);
-            assert!(sem.try_acquire().is_none());
-            head.join().unwrap();
-        });
-    });
-}
-
 /// 8 waiters time out, 1 live waiter queued behind them, 1 release: the live
 /// waiter acquires, and the timed-out ones left no trace.
 #[test]
@@ -312,7 +244,7 @@ fn timed_out_waiters_leave_no_trace() {
                     });
                     // Queue them one after the other (an earlier one may
                     // already have timed out on a slow machine: count it).
-                    while sem.queued_waiters_for_tests() + timed_out.load(SeqCst) < i + 1 {
+                    while queued_waiters(sem) + timed_out.load(SeqCst) < i + 1 {
                         std::thread::yield_now();
                     }
                 }
@@ -337,7 +269,7 @@ fn timed_out_waiters_leave_no_trace() {
             1,
             "the live waiter's permit came back"
         );
-        assert_eq!(sem.queued_waiters_for_tests(), 0);
+        assert_eq!(queued_waiters(&sem), 0);
     }
 }
 
@@ -352,11 +284,11 @@ fn timed_out_acquire_many_returns_partial_grant() {
                 sem.acquire_many_timeout(3, Duration::from_millis(200))
                     .is_none()
             });
-            while sem.queued_waiters_for_tests() != 1 && !h.is_finished() {
+            while queued_waiters(&sem) != 1 && !h.is_finished() {
                 std::thread::yield_now();
             }
             sem.add_permits(2); // handed to the head: not in the count
-            let seen = (sem.queued_waiters_for_tests(), sem.available_permits());
+            let seen = (queued_waiters(&sem), sem.available_permits());
             // Still queued holding 2, or (slow machine) already gone.
             assert!(seen == (1, 0) || seen == (0, 2), "{seen:?}");
             assert!(h.join().unwrap(), "it cannot have got 3");
@@ -464,10 +396,19 @@ fn acquire_many_above_total_waits_for_add() {
 #[test]
 fn panic_while_holding_permit_releases_it() {
     let sem = Semaphore::new(1);
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    // No `AssertUnwindSafe`: `&Semaphore` crosses `catch_unwind` as is.
+    let r = std::panic::catch_unwind(|| {
         let _p = sem.acquire();
         panic!("boom");
-    }));
+    });
+    assert!(r.is_err());
+    assert_eq!(sem.available_permits(), 1);
+    // A held `Permit` may cross it too; the panic releases it.
+    let p = sem.acquire();
+    let r = std::panic::catch_unwind(move || {
+        assert_eq!(p.num_permits(), 1);
+        panic!("boom");
+    });
     assert!(r.is_err());
     assert_eq!(sem.available_permits(), 1);
 }
@@ -579,14 +520,11 @@ fn rounds_of_acquire_and_add_never_overflow() {
 #[test]
 fn bad_input_panics_and_changes_nothing() {
     let max = Semaphore::MAX_PERMITS;
-    expect_panic("Semaphore::new: ", || drop(Semaphore::new(max + 1)));
-    expect_panic("Semaphore::new_fifo: ", || {
-        drop(Semaphore::new_fifo(max + 1))
+    expect_panic("Semaphore::new: ", || {
+        let _ = Semaphore::new(max + 1);
     });
-    expect_panic("Semaphore::with_clock_for_tests: ", || {
-        drop(Semaphore::with_clock_for_tests(usize::MAX, || {
-            Duration::ZERO
-        }))
+    expect_panic("Semaphore::new_fifo: ", || {
+        let _ = Semaphore::new_fifo(max + 1);
     });
     for sem in both_modes(2) {
         let held = sem.acquire();
@@ -606,7 +544,7 @@ fn bad_input_panics_and_changes_nothing() {
             .acquire_many_timeout(max, Duration::from_millis(1))
             .is_none());
         assert_eq!(sem.available_permits(), 1);
-        assert_eq!(sem.queued_waiters_for_tests(), 0);
+        assert_eq!(queued_waiters(&sem), 0);
         drop(held);
         // Still whole: the two permits and room for exactly max - 2 more.
         assert_eq!(sem.acquire_many(2).num_permits(), 2);
@@ -635,23 +573,16 @@ fn huge_timeout_waits_for_a_release() {
 /// every acquire variant, even with a waiter queued that has priority.
 /// Before the fix, in FIFO mode `try_acquire_many(0)` and the timeout
 /// variant failed and `acquire_many(0)` blocked behind the queued waiter.
+/// (The default mode with the first waiter past the fairness bound, on an
+/// injected clock, is in `tests/stall_semaphore.rs`.)
 #[test]
 fn zero_permits_return_at_once() {
-    let nanos = Arc::new(AtomicU64::new(0));
-    let clock = nanos.clone();
-    let sems = [
-        Semaphore::new_fifo(1),
-        Semaphore::new(1),
-        // Default mode with the first waiter past the fairness bound.
-        Semaphore::with_clock_for_tests(1, move || Duration::from_nanos(clock.load(SeqCst))),
-    ];
-    for sem in &sems {
+    for sem in &both_modes(1) {
         let held = sem.acquire();
         watchdog("zero_permits", 60, || {
             std::thread::scope(|s| {
                 s.spawn(|| sem.acquire().forget());
                 wait_queued(sem, 1);
-                nanos.fetch_add(10_000_000, SeqCst);
                 let quick = (
                     sem.try_acquire_many(0).map(|p| p.num_permits()),
                     sem.acquire_many_timeout(0, Duration::ZERO).map(|p| {
@@ -666,7 +597,7 @@ fn zero_permits_return_at_once() {
                 }
                 // Would block (caught by the watchdog) if it waited its turn.
                 assert_eq!(sem.acquire_many(0).num_permits(), 0);
-                assert_eq!(sem.queued_waiters_for_tests(), 1);
+                assert_eq!(queued_waiters(sem), 1);
                 drop(held);
             });
         });
@@ -676,109 +607,26 @@ fn zero_permits_return_at_once() {
     }
 }
 
-/// The fairness hole: permits released while the first waiter is younger
-/// than the bound go to the count; once it has waited the bound, a
-/// newcomer must not take them either (before the fix `try_acquire`
-/// succeeded here). The head wants 3, so it cannot take the banked permit
-/// itself; the next releases hand it the rest and drain the banked one.
-#[test]
-fn fairness_bound_covers_banked_permits() {
-    let nanos = Arc::new(AtomicU64::new(1_000_000));
-    let clock = nanos.clone();
-    let sem = Semaphore::with_clock_for_tests(0, move || Duration::from_nanos(clock.load(SeqCst)));
-    watchdog("fairness_banked", 60, || {
-        std::thread::scope(|s| {
-            let head = s.spawn(|| sem.acquire_many(3).forget());
-            wait_queued(&sem, 1);
-
-            // Young head: the permit is banked in the count.
-            nanos.fetch_add(100_000, SeqCst);
-            sem.add_permits(1);
-            assert_eq!(sem.available_permits(), 1);
-
-            // The head has now waited 10 ms: the banked permit is its.
-            // (Checked after the head is served, so a failure does not hang.)
-            nanos.fetch_add(10_000_000, SeqCst);
-            let newcomers_got = [
-                sem.try_acquire().is_some(),
-                sem.try_acquire_many(1).is_some(),
-                sem.acquire_timeout(Duration::from_millis(1)).is_some(),
-            ];
-            let banked = sem.available_permits();
-
-            sem.add_permits(2);
-            head.join().unwrap();
-            assert_eq!(newcomers_got, [false; 3], "a newcomer took a banked permit");
-            assert_eq!(banked, 1);
-        });
-    });
-    assert_eq!(sem.available_permits(), 0);
-    assert_eq!(sem.queued_waiters_for_tests(), 0);
-}
-
-/// A newcomer that arrives while the first waiter is past the bound and
-/// the count could serve it queues behind that waiter instead of taking.
-#[test]
-fn newcomer_queues_behind_a_due_head() {
-    let nanos = Arc::new(AtomicU64::new(0));
-    let clock = nanos.clone();
-    let sem = Semaphore::with_clock_for_tests(0, move || Duration::from_nanos(clock.load(SeqCst)));
-    let order = Mutex::new(Vec::new());
-    watchdog("fairness_newcomer", 60, || {
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                sem.acquire_many(2).forget();
-                order.lock().unwrap().push("head");
-            });
-            wait_queued(&sem, 1);
-            sem.add_permits(1); // young head: banked
-            nanos.store(1_000_000, SeqCst);
-            s.spawn(|| {
-                sem.acquire().forget();
-                order.lock().unwrap().push("newcomer");
-            });
-            // Until it queued (or, wrongly, took the banked permit).
-            while sem.queued_waiters_for_tests() < 2 && order.lock().unwrap().is_empty() {
-                std::thread::yield_now();
-            }
-            sem.add_permits(1); // hand-off + the banked one: head served
-            while order.lock().unwrap().is_empty() {
-                std::thread::yield_now();
-            }
-            sem.add_permits(1);
-        });
-    });
-    assert_eq!(*order.lock().unwrap(), ["head", "newcomer"]);
-    assert_eq!(sem.available_permits(), 0);
-}
-
 /// `available_permits` counts the permits in the free count, including
 /// those that newcomers may not take because a queued waiter has priority
-/// (FIFO mode, or the first waiter past the fairness bound): they are
-/// neither held nor handed out yet, and `try_acquire` still fails.
+/// (here FIFO mode; the default mode with the first waiter past the
+/// fairness bound is in `tests/stall_semaphore.rs`): they are neither held
+/// nor handed out yet, and `try_acquire` still fails.
 #[test]
 fn available_permits_includes_permits_reserved_for_the_queue() {
-    let nanos = Arc::new(AtomicU64::new(0));
-    let clock = nanos.clone();
-    let sems = [
-        Semaphore::new_fifo(1),
-        Semaphore::with_clock_for_tests(1, move || Duration::from_nanos(clock.load(SeqCst))),
-    ];
-    for sem in &sems {
-        watchdog("available_reserved", 60, || {
-            std::thread::scope(|s| {
-                s.spawn(|| assert_eq!(sem.acquire_many(2).num_permits(), 2));
-                wait_queued(sem, 1);
-                nanos.fetch_add(1_000_000, SeqCst);
-                let seen = (sem.available_permits(), sem.try_acquire().is_none());
-                sem.add_permits(1);
-                assert_eq!(seen, (1, true), "(available, try_acquire failed)");
-            });
+    let sem = Semaphore::new_fifo(1);
+    watchdog("available_reserved", 60, || {
+        std::thread::scope(|s| {
+            s.spawn(|| assert_eq!(sem.acquire_many(2).num_permits(), 2));
+            wait_queued(&sem, 1);
+            let seen = (sem.available_permits(), sem.try_acquire().is_none());
+            sem.add_permits(1);
+            assert_eq!(seen, (1, true), "(available, try_acquire failed)");
         });
-        assert_eq!(sem.available_permits(), 2);
-        // With nobody queued, what it reports can be taken.
-        assert_eq!(sem.try_acquire_many(2).unwrap().num_permits(), 2);
-    }
+    });
+    assert_eq!(sem.available_permits(), 2);
+    // With nobody queued, what it reports can be taken.
+    assert_eq!(sem.try_acquire_many(2).unwrap().num_permits(), 2);
 }
 
 #[test]
@@ -811,3 +659,14 @@ fn auto_traits() {
     send_sync::<Semaphore>();
     send_sync::<cds::Permit<'static>>();
 }
+
+/// Compile-time check: a semaphore (and a permit) may cross
+/// `catch_unwind`, by value and by reference: a panic while a permit is
+/// held releases it, and no user code runs inside the semaphore.
+const _: () = {
+    use std::panic::{RefUnwindSafe, UnwindSafe};
+    fn unwind_safe<T: UnwindSafe + RefUnwindSafe>() {}
+    let _ = unwind_safe::<Semaphore>;
+    let _ = unwind_safe::<&Semaphore>;
+    let _ = unwind_safe::<cds::Permit<'static>>;
+};

@@ -189,3 +189,15 @@ fn auto_traits() {
     send_sync::<cds::SpinMutexGuard<'static, Vec<u8>>>();
     send::<cds::SpinMutexGuard<'static, std::cell::Cell<u8>>>();
 }
+
+/// Compile-time check of unwind safety. By value a `SpinMutex<T>` crosses
+/// `catch_unwind` whenever `T` does; the raw lock (only a flag) crosses by
+/// reference too. `&SpinMutex<T>` deliberately does not (no poisoning: see
+/// the type's docs, which carry the `compile_fail` check).
+const _: () = {
+    use std::panic::{RefUnwindSafe, UnwindSafe};
+    fn unwind_safe<T: UnwindSafe>() {}
+    fn ref_unwind_safe<T: UnwindSafe + RefUnwindSafe>() {}
+    let _ = unwind_safe::<SpinMutex<Vec<u8>>>;
+    let _ = ref_unwind_safe::<cds::RawSpinMutex>;
+};

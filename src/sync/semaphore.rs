@@ -121,6 +121,7 @@
 //! [`acquire_many`]: Semaphore::acquire_many
 
 use core::fmt;
+use core::panic::{RefUnwindSafe, UnwindSafe};
 use core::ptr;
 
 use crate::primitive::cell::UnsafeCell;
@@ -163,7 +164,7 @@ const WAITING: usize = 0;
 const GRANTED: usize = 1;
 
 /// The semaphore's time, as a `Duration` since it was built: for timeouts
-/// and, unless a test injected its own, for the fairness bound.
+/// and the fairness bound.
 ///
 /// Normally the monotonic clock. Under loom, a mock clock owned by the
 /// semaphore: it starts at zero and only a timed wait moves it, by the time
@@ -175,25 +176,36 @@ const GRANTED: usize = 1;
 /// plain atomic that loom does not model: reading the time is not a
 /// scheduling point and orders nothing, and loom runs a model's threads one
 /// at a time, so every read sees the latest value.
+///
+/// In this crate's own test builds (`cfg(test)`, `--cfg cds_hooks`) it may
+/// also carry a fairness clock injected through
+/// `crate::testing::semaphore::with_fairness_clock`; ordinary builds have no
+/// such field (see that module for why).
 struct Clock {
     #[cfg(not(loom))]
     origin: Instant,
     /// Nanoseconds since the semaphore was built (saturating).
     #[cfg(loom)]
     mock_nanos: unmodeled::AtomicU64,
-    /// Injected by tests through [`Semaphore::with_clock_for_tests`]:
-    /// replaces the clock for the fairness bound only.
-    fairness: Option<Box<dyn Fn() -> Duration + Send + Sync>>,
+    /// Replaces the clock for the fairness bound only (timeouts keep the
+    /// real one), so tests can step time past the bound deterministically.
+    #[cfg(any(test, cds_hooks))]
+    fairness: Option<FairnessClock>,
 }
 
+/// A fairness clock injected by a test: time since an arbitrary origin.
+#[cfg(any(test, cds_hooks))]
+pub(crate) type FairnessClock = Box<dyn Fn() -> Duration + Send + Sync>;
+
 impl Clock {
-    fn new(fairness: Option<Box<dyn Fn() -> Duration + Send + Sync>>) -> Self {
+    fn new() -> Self {
         Self {
             #[cfg(not(loom))]
             origin: Instant::now(),
             #[cfg(loom)]
             mock_nanos: unmodeled::AtomicU64::new(0),
-            fairness,
+            #[cfg(any(test, cds_hooks))]
+            fairness: None,
         }
     }
 
@@ -212,10 +224,11 @@ impl Clock {
 
     /// Time on the fairness clock.
     fn fairness_now(&self) -> Duration {
-        match &self.fairness {
-            Some(f) => f(),
-            None => self.elapsed(),
+        #[cfg(any(test, cds_hooks))]
+        if let Some(f) = &self.fairness {
+            return f();
         }
+        self.elapsed()
     }
 
     /// The deadline `timeout` from now, or `None` (wait forever) if it lies
@@ -328,6 +341,22 @@ pub struct Semaphore {
     fifo: bool,
     clock: Clock,
 }
+
+// Unwind safety. The auto traits are missing only because of interior
+// mutability the user never sees: the waiter list behind its internal lock
+// and each waiter's links are in `UnsafeCell`s (and a test build may hold an
+// injected clock closure). A panic cannot leave the semaphore inconsistent:
+// no user code runs inside it, so nothing can unwind out of the list lock's
+// critical sections or between the steps of an acquire or release (`new`,
+// `add_permits` and `acquire_many` panic on bad input before they change
+// anything). A panic while a `Permit` is held drops the permit during
+// unwinding, which returns its permits as any release does. What code
+// after `catch_unwind` observes is therefore a semaphore whose counts are
+// exact, as after any other sequence of calls: like an atomic, it may cross
+// the boundary by value and by reference. `Permit` follows through
+// `&Semaphore`.
+impl UnwindSafe for Semaphore {}
+impl RefUnwindSafe for Semaphore {}
 
 /// What a newcomer's attempt to take permits from the count found.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -523,7 +552,7 @@ impl Semaphore {
     /// assert_eq!(sem.available_permits(), 3);
     /// ```
     pub fn new(permits: usize) -> Self {
-        Self::build("Semaphore::new", permits, false, Clock::new(None))
+        Self::build("Semaphore::new", permits, false)
     }
 
     /// A strictly FIFO semaphore: permits go to queued waiters in arrival
@@ -545,38 +574,29 @@ impl Semaphore {
     /// assert!(sem.try_acquire().is_some());
     /// ```
     pub fn new_fifo(permits: usize) -> Self {
-        Self::build("Semaphore::new_fifo", permits, true, Clock::new(None))
+        Self::build("Semaphore::new_fifo", permits, true)
     }
 
-    /// **Test-only, not a stable API.** A default-mode semaphore whose
-    /// fairness bound is measured on `clock` (time since an arbitrary
-    /// origin) instead of the monotonic clock, so tests can step time past
-    /// the bound deterministically. Timeouts still use the monotonic clock.
-    /// The clock is read outside the list lock, by newcomers too while
-    /// waiters are queued.
+    /// A default-mode semaphore whose fairness bound is measured on `clock`
+    /// (for `crate::testing::semaphore::with_fairness_clock`).
     ///
     /// # Panics
     ///
     /// If `permits > Semaphore::MAX_PERMITS`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let sem = cds::Semaphore::with_clock_for_tests(1, || Duration::ZERO);
-    /// drop(sem.acquire());
-    /// ```
-    #[doc(hidden)]
-    pub fn with_clock_for_tests(
-        permits: usize,
-        clock: impl Fn() -> Duration + Send + Sync + 'static,
-    ) -> Self {
-        let clock = Clock::new(Some(Box::new(clock)));
-        Self::build("Semaphore::with_clock_for_tests", permits, false, clock)
+    #[cfg(any(test, cds_hooks))]
+    #[track_caller]
+    pub(crate) fn with_fairness_clock(permits: usize, clock: FairnessClock) -> Self {
+        let mut sem = Self::build(
+            "cds::testing::semaphore::with_fairness_clock",
+            permits,
+            false,
+        );
+        sem.clock.fairness = Some(clock);
+        sem
     }
 
     #[track_caller]
-    fn build(what: &str, permits: usize, fifo: bool, clock: Clock) -> Self {
+    fn build(what: &str, permits: usize, fifo: bool) -> Self {
         if permits > Self::MAX_PERMITS {
             too_many(what, permits);
         }
@@ -586,7 +606,7 @@ impl Semaphore {
             head_since: AtomicU64::new(0),
             list: SpinMutex::new(WaitList::new()),
             fifo,
-            clock,
+            clock: Clock::new(),
         }
     }
 
@@ -794,16 +814,9 @@ impl Semaphore {
         self.release(n);
     }
 
-    /// **Test-only, not a stable API.** The number of queued waiters (takes
-    /// the list lock).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(cds::Semaphore::new(1).queued_waiters_for_tests(), 0);
-    /// ```
-    #[doc(hidden)]
-    pub fn queued_waiters_for_tests(&self) -> usize {
+    /// The number of queued waiters (takes the list lock). Crate-private:
+    /// tests reach it through `crate::testing::semaphore::queued_waiters`.
+    pub(crate) fn queued_waiters(&self) -> usize {
         self.list.lock().len
     }
 
@@ -1308,7 +1321,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
     fn wait_queued(sem: &Semaphore, n: usize) {
-        while sem.queued_waiters_for_tests() < n {
+        while sem.queued_waiters() < n {
             std::thread::yield_now();
         }
     }
@@ -1350,7 +1363,7 @@ mod tests {
     fn timeout_leaves_queue_clean() {
         let sem = Semaphore::new(0);
         assert!(sem.acquire_timeout(Duration::from_millis(1)).is_none());
-        assert_eq!(sem.queued_waiters_for_tests(), 0);
+        assert_eq!(sem.queued_waiters(), 0);
         assert_eq!(sem.state.load(SeqCst), 0);
     }
 
@@ -1444,6 +1457,37 @@ mod tests {
             assert!(h.join().unwrap().is_some_and(|p| p.num_permits() == 2));
         });
         assert_eq!((total(&sem), sem.available_permits()), (5, 5));
+    }
+
+    /// The fairness bound on an injected clock, in the plain `cargo test`
+    /// run and under miri (more cases in `tests/stall_semaphore.rs`): a
+    /// release before the head has waited 0.5 ms goes to the count, where
+    /// the head (wanting 2) cannot use it; from 0.5 ms on newcomers are
+    /// barred and a release hands off to the head, draining the count.
+    #[test]
+    fn fairness_bound_on_injected_clock() {
+        use std::sync::{atomic::AtomicU64, Arc};
+        let nanos = Arc::new(AtomicU64::new(0));
+        let clock = nanos.clone();
+        let clock = move || Duration::from_nanos(clock.load(SeqCst));
+        let sem = Semaphore::with_fairness_clock(0, Box::new(clock));
+        std::thread::scope(|s| {
+            let head = s.spawn(|| sem.acquire_many(2).forget());
+            wait_queued(&sem, 1);
+            nanos.store(499_999, SeqCst);
+            sem.add_permits(1);
+            assert_eq!(sem.available_permits(), 1, "young head: in the count");
+            assert_eq!(sem.queued_waiters(), 1);
+            nanos.store(500_000, SeqCst);
+            assert!(
+                sem.try_acquire().is_none(),
+                "a newcomer overtook a due head"
+            );
+            sem.add_permits(1);
+            head.join().unwrap();
+        });
+        assert_eq!(sem.available_permits(), 0, "both permits went to the head");
+        assert_eq!(sem.queued_waiters(), 0);
     }
 
     #[test]

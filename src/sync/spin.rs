@@ -237,58 +237,10 @@ impl fmt::Debug for RawSpinMutex {
     }
 }
 
+// The `lock_api` feature's code lives in its own module; its names stay
+// reachable here, where they have always been.
 #[cfg(all(feature = "lock_api", not(loom)))]
-// SAFETY: `lock`/`try_lock` return only once `locked` went false → true by
-// this call's CAS, so at most one owner exists at a time; `unlock` is only
-// called by that owner (the trait's contract), which makes the lock free
-// again. Unlocking from another thread is sound, hence `GuardSend`.
-unsafe impl lock_api::RawMutex for RawSpinMutex {
-    #[allow(clippy::declare_interior_mutable_const)]
-    const INIT: Self = Self::new();
-
-    type GuardMarker = lock_api::GuardSend;
-
-    #[inline]
-    fn lock(&self) {
-        RawSpinMutex::lock(self);
-    }
-
-    #[inline]
-    fn try_lock(&self) -> bool {
-        RawSpinMutex::try_lock(self)
-    }
-
-    #[inline]
-    unsafe fn unlock(&self) {
-        // SAFETY: (1) the trait's contract: the lock is held in the current
-        // context, which is the owner.
-        unsafe { RawSpinMutex::unlock(self) }
-    }
-
-    #[inline]
-    fn is_locked(&self) -> bool {
-        RawSpinMutex::is_locked(self)
-    }
-}
-
-/// A `lock_api::Mutex` over [`RawSpinMutex`] (feature `lock_api`; not under
-/// loom, where `lock_api`'s `const INIT` cannot be built).
-///
-/// # Examples
-///
-/// ```
-/// # #[cfg(feature = "lock_api")] {
-/// let m = cds::LockApiMutex::new(1);
-/// *m.lock() += 1;
-/// assert_eq!(*m.lock(), 2);
-/// # }
-/// ```
-#[cfg(all(feature = "lock_api", not(loom)))]
-pub type LockApiMutex<T> = lock_api::Mutex<RawSpinMutex, T>;
-
-/// The guard of [`LockApiMutex`] (feature `lock_api`).
-#[cfg(all(feature = "lock_api", not(loom)))]
-pub type LockApiMutexGuard<'a, T> = lock_api::MutexGuard<'a, RawSpinMutex, T>;
+pub use super::lock_api::{LockApiMutex, LockApiMutexGuard};
 
 /// A mutual-exclusion lock that spins (then yields) instead of parking.
 ///
@@ -322,6 +274,42 @@ pub type LockApiMutexGuard<'a, T> = lock_api::MutexGuard<'a, RawSpinMutex, T>;
 /// std::thread::scope(|s| {
 ///     s.spawn(|| drop(m.lock())); // `Rc` is not `Send`: `SpinMutex<Rc<_>>` is not `Sync`
 /// });
+/// ```
+///
+/// # Why not `lock_api::Mutex<RawSpinMutex, T>`
+///
+/// parking_lot defines its `Mutex<T>` as `lock_api::Mutex<RawMutex, T>`, so
+/// all the guard code is lock_api's. Here that would break the loom build,
+/// which is how this crate checks its orderings and how users model-check
+/// their own code against it: `lock_api::RawMutex` requires a
+/// `const INIT: Self`, and under `--cfg loom` the lock word is a loom atomic,
+/// which cannot be created in a const context. `SpinMutex` would have to be
+/// a different type under loom, and the code loom checks would no longer be
+/// the code users run. lock_api's `Mutex` also keeps the data in a plain
+/// `UnsafeCell` that loom does not track, so loom could no longer report a
+/// data race on the guarded data. (It would also make `lock_api` a
+/// required dependency.) So `SpinMutex` keeps its own thin guard, and
+/// every operation on the lock word is [`RawSpinMutex`]'s: `lock`,
+/// `try_lock` and `is_locked` call it, the guard's drop calls its `unlock`.
+/// With the `lock_api` feature, `cds::LockApiMutex` is lock_api's `Mutex`
+/// over the same `RawSpinMutex`.
+///
+/// # Unwind safety
+///
+/// A `SpinMutex<T>` is [`UnwindSafe`](std::panic::UnwindSafe) when `T` is,
+/// but it is not [`RefUnwindSafe`](std::panic::RefUnwindSafe): through
+/// `&SpinMutex<T>` a closure gets `&mut T`, and since the lock does not
+/// poison, data left half-updated by a panic is handed to the next locker
+/// without a sign. The lock itself stays consistent (the guard unlocks
+/// during unwinding); whether the data does is up to the caller, who says
+/// so with [`AssertUnwindSafe`](std::panic::AssertUnwindSafe). std's
+/// `Mutex` claims `RefUnwindSafe` because it poisons; non-poisoning locks
+/// (`parking_lot`, `lock_api`) do not claim it, and neither does this one.
+///
+/// ```compile_fail
+/// let m = cds::SpinMutex::new(0);
+/// // `&SpinMutex` is not `UnwindSafe`: wrap the closure in `AssertUnwindSafe`.
+/// let _ = std::panic::catch_unwind(|| *m.lock() += 1);
 /// ```
 pub struct SpinMutex<T: ?Sized> {
     raw: RawSpinMutex,

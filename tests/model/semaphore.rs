@@ -113,7 +113,7 @@ pub fn check(ops: &[Op]) {
                     model_held.push(n);
                 }
                 assert_eq!(
-                    sem.queued_waiters_for_tests(),
+                    cds::testing::semaphore::queued_waiters(&sem),
                     0,
                     "a timed-out waiter stayed queued"
                 );
