@@ -43,9 +43,12 @@ fn map_of<K, V, R: Reclaim>(mk: fn() -> R) -> HashMap<K, V, RandomState, R> {
     HashMap::with_capacity_hasher_and_reclaimer(0, RandomState::new(), mk())
 }
 
-/// Flushes the reclaimer until `cond` holds (epochs need a few rounds).
+/// Flushes the reclaimer until `cond` holds, for up to 20 s (epochs need a
+/// few rounds, and every thread of this binary that is pinned at the time,
+/// possibly descheduled on a loaded machine, holds them up).
 fn flush_until<R: Reclaim>(r: &R, cond: impl Fn() -> bool) -> bool {
-    for _ in 0..200 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
         if cond() {
             return true;
         }
