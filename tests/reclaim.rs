@@ -10,7 +10,11 @@
 use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 
-use cds::reclaim::{Epoch, Guard, Hazard, Reclaim, Slot};
+use cds::reclaim::{Guard, Hazard, Reclaim, Slot};
+
+#[path = "common/reclaimers.rs"]
+#[macro_use]
+mod reclaimers;
 
 /// Per-object drop counts, shared by a test's payloads.
 #[derive(Debug)]
@@ -189,24 +193,7 @@ fn reentrant<R: Reclaim + Clone>(r: R) {
     ledger.assert_each_once();
 }
 
-macro_rules! for_all_reclaimers {
-    ($($name:ident => $body:ident;)*) => {
-        mod epoch {
-            use super::*;
-            $(#[test] fn $name() { $body(Epoch::new()) })*
-        }
-        mod hazard_global {
-            use super::*;
-            $(#[test] fn $name() { $body(Hazard::global()) })*
-        }
-        mod hazard_private {
-            use super::*;
-            $(#[test] fn $name() { $body(Hazard::with_threshold(4)) })*
-        }
-    };
-}
-
-for_all_reclaimers! {
+reclaimer_value_tests! {
     every_retired_object_reclaimed_once_single_thread => single_thread;
     every_retired_object_reclaimed_once_multi_thread => multi_thread;
     protected_object_survives_until_released => protected_survives;
