@@ -16,6 +16,7 @@
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 mod external;
+pub mod faa_queue;
 #[cfg_attr(not(cds_hooks), doc(hidden))]
 pub mod hooks;
 pub(crate) mod linked;
@@ -30,6 +31,7 @@ pub mod sync;
 #[doc(hidden)]
 pub mod testing;
 
+pub use faa_queue::{FaaQueue, FaaQueueHandle};
 #[cfg(target_pointer_width = "64")]
 pub use map::HashMap;
 pub use queue::{MsQueue, QueueHandle};

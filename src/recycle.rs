@@ -122,12 +122,19 @@ struct Bin {
     len: usize,
 }
 
-/// One thread's cache: an intrusive singly linked list per class.
+/// How many large blocks (queue segments) a thread keeps.
+const LARGE_SLOTS: usize = 4;
+
+/// One thread's cache: an intrusive singly linked list per class, and a few
+/// large blocks kept with their layouts.
 ///
 /// Invariant: every block in `bins[c]` was allocated with
-/// `block_layout(c)`, is owned by this cache alone, and `len` counts it.
+/// `block_layout(c)`, is owned by this cache alone, and `len` counts it;
+/// every non-null `large[i].0` was allocated with `large[i].1` and is owned
+/// by this cache alone.
 pub(crate) struct Cache {
     bins: [Bin; CLASSES],
+    large: [(*mut u8, Layout); LARGE_SLOTS],
 }
 
 impl Cache {
@@ -137,7 +144,37 @@ impl Cache {
                 head: ptr::null_mut(),
                 len: 0,
             }; CLASSES],
+            large: [(ptr::null_mut(), Layout::new::<u8>()); LARGE_SLOTS],
         }
+    }
+
+    /// Takes a large block of exactly `layout`, or null if none is cached.
+    #[inline]
+    fn pop_large(&mut self, layout: Layout) -> *mut u8 {
+        for (p, l) in &mut self.large {
+            if !p.is_null() && *l == layout {
+                return core::mem::replace(p, ptr::null_mut());
+            }
+        }
+        ptr::null_mut()
+    }
+
+    /// Keeps `p`, a large block of `layout`; returns `false` (and keeps
+    /// nothing) when every place is taken.
+    ///
+    /// # Safety
+    ///
+    /// 1. `p` was allocated with `layout`, holds no live value, and the
+    ///    caller gives up ownership of it when this returns `true`.
+    #[inline]
+    unsafe fn push_large(&mut self, p: *mut u8, layout: Layout) -> bool {
+        for entry in &mut self.large {
+            if entry.0.is_null() {
+                *entry = (p, layout);
+                return true;
+            }
+        }
+        false
     }
 
     /// Takes a block of `class`, or null if none is cached.
@@ -186,6 +223,13 @@ impl Cache {
 
 impl Drop for Cache {
     fn drop(&mut self) {
+        for &(p, layout) in &self.large {
+            if !p.is_null() {
+                // SAFETY: a cached large block (type invariant), allocated
+                // with `layout` and now owned by nobody else.
+                unsafe { std::alloc::dealloc(p, layout) };
+            }
+        }
         for class in 0..CLASSES {
             loop {
                 let p = self.pop(class);
@@ -281,6 +325,57 @@ pub(crate) unsafe fn release<T>(p: *mut T) {
     if !kept {
         // SAFETY: precondition 1: allocated with `block_layout(class)`.
         unsafe { std::alloc::dealloc(p.cast(), block_layout(class)) };
+    }
+}
+
+/// Allocates a large block of `layout` (a queue segment), reusing one this
+/// thread cached with exactly that layout. Free it with [`release_large`].
+///
+/// # Panics
+///
+/// Through [`std::alloc::handle_alloc_error`] when the allocator fails.
+#[inline]
+pub(crate) fn alloc_large(layout: Layout) -> *mut u8 {
+    debug_assert!(layout.size() > 0);
+    #[cfg(not(loom))]
+    if ENABLED {
+        let p = CACHE
+            // SAFETY: see `CACHE`: this closure is the only live access.
+            .try_with(|c| unsafe { (*c.get()).pop_large(layout) })
+            .unwrap_or(ptr::null_mut());
+        if !p.is_null() {
+            return p;
+        }
+    }
+    // SAFETY: the layout has a non-zero size (callers' segments do).
+    let p = unsafe { std::alloc::alloc(layout) };
+    if p.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    p
+}
+
+/// Gives back a large block: into this thread's cache (at most
+/// `LARGE_SLOTS` blocks), or to the allocator.
+///
+/// # Safety
+///
+/// 1. `p` came from [`alloc_large`] with `layout`, holds no live value, is
+///    released once, and nobody can reach it.
+#[inline]
+pub(crate) unsafe fn release_large(p: *mut u8, layout: Layout) {
+    #[cfg(not(loom))]
+    let kept = ENABLED
+        && CACHE
+            // SAFETY: see `CACHE` for the exclusive access; precondition 1
+            // for `push_large`.
+            .try_with(|c| unsafe { (*c.get()).push_large(p, layout) })
+            .unwrap_or(false);
+    #[cfg(loom)]
+    let kept = false;
+    if !kept {
+        // SAFETY: precondition 1: allocated with `layout`.
+        unsafe { std::alloc::dealloc(p, layout) };
     }
 }
 

@@ -6,6 +6,7 @@
 //! Those probes live here, as free functions over the public types, so
 //! that no production type carries a `*_for_tests` method or field.
 
+pub mod faa_queue;
 #[cfg(target_pointer_width = "64")]
 pub mod map;
 pub mod recycle;
