@@ -12,12 +12,12 @@ use std::hint::black_box;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use cds::reclaim::{Epoch, Hazard, Reclaim};
-use cds::MsQueue;
+use cds::reclaim::{Epoch, Hazard};
+use cds::{FaaQueue, MsQueue};
 use crossbeam_queue::SegQueue;
 
 use crate::harness::{run_parallel, Candidate, Report};
-use crate::queue::Queue;
+use crate::queue::{HandleQueue, Queue, QueueOps};
 
 /// Transfers `n` messages through a polled queue (the consumer spins).
 pub fn transfer<Q: Queue>(q: &Q, n: u64) -> Duration {
@@ -42,7 +42,7 @@ pub fn transfer<Q: Queue>(q: &Q, n: u64) -> Duration {
 }
 
 /// The same with one `handle()` on each side.
-pub fn transfer_handle<R: Reclaim>(q: &MsQueue<u64, R>, n: u64) -> Duration {
+pub fn transfer_handle<Q: HandleQueue>(q: &Q, n: u64) -> Duration {
     run_parallel(2, |t| {
         let mut h = q.handle();
         if t == 0 {
@@ -114,6 +114,24 @@ pub fn candidates<'a>(n: u64) -> Vec<Candidate<'a>> {
         }),
         Candidate::new("cds::MsQueue<Epoch>(handle)", move || {
             transfer_handle(&MsQueue::<u64, Epoch>::new(), n)
+        }),
+        Candidate::new("cds::FaaQueue<Epoch>", move || {
+            transfer(&FaaQueue::<u64, Epoch>::new(), n)
+        }),
+        Candidate::new("cds::FaaQueue<Hazard>", move || {
+            transfer(
+                &FaaQueue::<u64, Hazard>::with_reclaimer(Hazard::default()),
+                n,
+            )
+        }),
+        Candidate::new("cds::FaaQueue<Epoch>(handle)", move || {
+            transfer_handle(&FaaQueue::<u64, Epoch>::new(), n)
+        }),
+        Candidate::new("cds::FaaQueue<Hazard>(handle)", move || {
+            transfer_handle(
+                &FaaQueue::<u64, Hazard>::with_reclaimer(Hazard::default()),
+                n,
+            )
         }),
         Candidate::new("std::sync::mpsc", move || transfer_mpsc(n)),
         Candidate::new("crossbeam_channel::unbounded", move || {
