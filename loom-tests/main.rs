@@ -3,6 +3,7 @@
 //! Without `--cfg loom` this binary is empty.
 #![cfg(loom)]
 
+mod faa_queue;
 mod map;
 mod queue;
 mod reclaim;

@@ -90,7 +90,7 @@
 use core::alloc::Layout;
 use core::fmt;
 use core::marker::PhantomData;
-use core::mem::{offset_of, MaybeUninit};
+use core::mem::MaybeUninit;
 use core::ptr;
 
 use crossbeam_utils::CachePadded;
@@ -141,29 +141,26 @@ struct Segment<T> {
     deq: CachePadded<AtomicUsize>,
     next: AtomicPtr<Segment<T>>,
     len: usize,
-    /// Where the cells start (zero-sized: the cells are allocated past it).
-    cells: [Cell<T>; 0],
+    /// The cells (allocated past the header, outside every byte a
+    /// `&Segment` covers: a shared reference to the header asserts its
+    /// bytes, padding included, are not written through other pointers).
+    _cells: PhantomData<Cell<T>>,
 }
 
 impl<T> Segment<T> {
-    /// The allocation layout of a segment of `len` cells. The cells start
-    /// at the zero-sized `cells` field, inside the header's trailing
-    /// padding; the block is never smaller than the header itself (whose
-    /// write covers that padding).
-    fn layout(len: usize) -> Layout {
-        let bytes = size_of::<Cell<T>>()
-            .checked_mul(len)
-            .and_then(|c| c.checked_add(offset_of!(Segment<T>, cells)))
-            .expect("FaaQueue: segment size overflows usize")
-            .max(size_of::<Segment<T>>());
-        Layout::from_size_align(bytes, align_of::<Segment<T>>())
+    /// The allocation layout of a segment of `len` cells, and the offset
+    /// of its first cell (past the whole header).
+    #[inline]
+    fn layout(len: usize) -> (Layout, usize) {
+        Layout::array::<Cell<T>>(len)
+            .and_then(|cells| Layout::new::<Segment<T>>().extend(cells))
             .expect("FaaQueue: segment size overflows isize")
     }
 
     /// A new, unpublished segment of `len` cells, all `EMPTY`, with both
     /// counters at 0.
     fn alloc(len: usize) -> *mut Segment<T> {
-        let p = recycle::alloc_large(Self::layout(len)).cast::<Segment<T>>();
+        let p = recycle::alloc_large(Self::layout(len).0).cast::<Segment<T>>();
         // SAFETY: `p` is a fresh block of `layout(len)` bytes aligned for
         // `Segment<T>`: room for the header and `len` cells after it.
         unsafe {
@@ -172,7 +169,7 @@ impl<T> Segment<T> {
                 deq: CachePadded::new(AtomicUsize::new(0)),
                 next: AtomicPtr::new(ptr::null_mut()),
                 len,
-                cells: [],
+                _cells: PhantomData,
             });
             for i in 0..len {
                 Self::cell_ptr(p, i).write(Cell {
@@ -193,9 +190,12 @@ impl<T> Segment<T> {
     ///    `i < len`.
     #[inline(always)]
     unsafe fn cell_ptr(seg: *mut Segment<T>, i: usize) -> *mut Cell<T> {
+        // The offset is a constant for each `T` (the length does not move
+        // the first cell).
+        let first = Self::layout(1).1;
         // SAFETY: precondition 1: the cells follow the header inside the
         // allocation, and cell `i` is within it.
-        unsafe { ptr::addr_of_mut!((*seg).cells).cast::<Cell<T>>().add(i) }
+        unsafe { seg.cast::<u8>().add(first).cast::<Cell<T>>().add(i) }
     }
 
     /// Cell `i` of a live segment.
@@ -233,7 +233,7 @@ impl<T> Segment<T> {
         // the layout it was allocated with.
         unsafe {
             ptr::drop_in_place(seg);
-            recycle::release_large(seg.cast(), Self::layout(len));
+            recycle::release_large(seg.cast(), Self::layout(len).0);
         }
     }
 }
