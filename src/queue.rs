@@ -432,18 +432,9 @@ linked_structure!(
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-    use std::sync::Arc;
 
-    /// Counts drops of its instances.
-    #[derive(Debug)]
-    struct Counted(u32, Arc<AtomicUsize>);
-    impl Drop for Counted {
-        fn drop(&mut self) {
-            self.1.fetch_add(1, SeqCst);
-        }
-    }
-
+    /// Pops return the values in push order, then `None`; the queue works
+    /// again after it was emptied (the sentinel moved on).
     fn fifo<R: Reclaim>(r: R) {
         let queue = MsQueue::with_reclaimer(r);
         assert!(queue.is_empty());
@@ -461,72 +452,8 @@ mod tests {
         assert_eq!(queue.pop(), Some(10));
     }
 
-    fn drops_each_value_once<R: Reclaim>(r: R) {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let queue = MsQueue::with_reclaimer(r);
-        for i in 0..20 {
-            queue.push(Counted(i, drops.clone()));
-        }
-        let popped: Vec<_> = (0..5).map(|_| queue.pop().unwrap()).collect();
-        assert_eq!(
-            popped.iter().map(|c| c.0).collect::<Vec<_>>(),
-            [0, 1, 2, 3, 4]
-        );
-        assert_eq!(drops.load(SeqCst), 0, "popping must not drop");
-        drop(popped);
-        assert_eq!(drops.load(SeqCst), 5);
-        drop(queue);
-        assert_eq!(drops.load(SeqCst), 20);
-    }
-
-    fn into_iter_drains_in_pop_order<R: Reclaim>(r: R) {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let mut queue = MsQueue::with_reclaimer(r);
-        queue.extend((0..6).map(|i| Counted(i, drops.clone())));
-        let mut it = queue.into_iter();
-        assert_eq!(it.next().map(|c| c.0), Some(0));
-        assert_eq!(it.next().map(|c| c.0), Some(1));
-        assert_eq!(drops.load(SeqCst), 2);
-        drop(it);
-        assert_eq!(drops.load(SeqCst), 6);
-    }
-
-    fn handle_ops<R: Reclaim>(r: R) {
-        let queue = MsQueue::with_reclaimer(r);
-        let n = if cfg!(miri) { 300 } else { 1000 };
-        let mut h = queue.handle();
-        for i in 0..n {
-            h.push(i);
-        }
-        assert!(!h.is_empty());
-        for i in 0..n {
-            assert_eq!(h.pop(), Some(i));
-        }
-        assert!(h.is_empty());
-        assert_eq!(h.pop(), None);
-        assert!(format!("{h:?}").starts_with("Handle"));
-    }
-
-    fn panicking_drop_drops_the_rest<R: Reclaim>(r: R) {
-        struct Bomb(bool, Arc<AtomicUsize>);
-        impl Drop for Bomb {
-            fn drop(&mut self) {
-                self.1.fetch_add(1, SeqCst);
-                if self.0 {
-                    panic!("bomb");
-                }
-            }
-        }
-        let drops = Arc::new(AtomicUsize::new(0));
-        let queue = MsQueue::with_reclaimer(r);
-        queue.push(Bomb(false, drops.clone()));
-        queue.push(Bomb(true, drops.clone()));
-        queue.push(Bomb(false, drops.clone()));
-        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(queue)));
-        assert!(res.is_err());
-        assert_eq!(drops.load(SeqCst), 3);
-    }
-
+    /// Two producers and a consumer: the consumer sees each producer's
+    /// values in push order, and the queue ends empty.
     fn concurrent_fifo_per_producer<R: Reclaim>(r: R) {
         let queue = MsQueue::with_reclaimer(r);
         let per = if cfg!(miri) { 20 } else { 2000 };
@@ -555,77 +482,5 @@ mod tests {
         assert!(queue.is_empty());
     }
 
-    /// Two poppers race with a pusher over a few values, forcing a
-    /// reclamation pass after every pop: a popper's nodes are freed as soon
-    /// as no protection covers them, so a missing protection of `next` is a
-    /// use-after-free that Miri reports (checked by deleting it).
-    fn concurrent_pops<R: Reclaim>(r: R) {
-        let queue = MsQueue::with_reclaimer(r);
-        let n = if cfg!(miri) { 8 } else { 1000 };
-        for i in 0..n {
-            queue.push(i);
-        }
-        let got = std::sync::Mutex::new(Vec::new());
-        std::thread::scope(|s| {
-            for _ in 0..2 {
-                let (queue, got) = (&queue, &got);
-                s.spawn(move || {
-                    let mut mine = Vec::new();
-                    while let Some(v) = queue.pop() {
-                        mine.push(v);
-                        queue.reclaimer().flush();
-                    }
-                    assert!(mine.windows(2).all(|w| w[0] < w[1]), "FIFO");
-                    got.lock().unwrap().extend(mine);
-                });
-            }
-            let queue = &queue;
-            s.spawn(move || {
-                for i in n..n + 4 {
-                    queue.push(i);
-                }
-            });
-        });
-        let mut got = got.into_inner().unwrap();
-        got.extend(queue);
-        got.sort_unstable();
-        assert!(got.into_iter().eq(0..n + 4));
-    }
-
-    crate::reclaim::test_matrix::reclaimer_unit_tests!(
-        fifo,
-        drops_each_value_once,
-        into_iter_drains_in_pop_order,
-        handle_ops,
-        panicking_drop_drops_the_rest,
-        concurrent_fifo_per_producer,
-        concurrent_pops,
-    );
-
-    #[test]
-    fn send_sync_exactly_when_t_send() {
-        fn send_sync<X: Send + Sync>() {}
-        send_sync::<MsQueue<std::cell::Cell<u8>>>(); // Send, !Sync
-        send_sync::<MsQueue<Vec<u8>>>();
-    }
-
-    #[test]
-    fn debug_and_default() {
-        let queue: MsQueue<u8> = Default::default();
-        assert_eq!(format!("{queue:?}"), "MsQueue { is_empty: true, .. }");
-        queue.push(1);
-        assert_eq!(format!("{queue:?}"), "MsQueue { is_empty: false, .. }");
-    }
-
-    #[test]
-    fn non_static_values() {
-        let local = String::from("borrowed");
-        let queue = MsQueue::new();
-        queue.push(local.as_str());
-        queue.push(local.as_str());
-        assert_eq!(queue.pop(), Some("borrowed"));
-        drop(queue);
-        drop(local);
-        Epoch::new().flush();
-    }
+    crate::linked::tests::linked_unit_tests!(Queue, MsQueue; own: fifo, concurrent_fifo_per_producer);
 }

@@ -329,17 +329,8 @@ linked_structure!(
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-    use std::sync::Arc;
 
-    /// Counts drops of its instances.
-    #[derive(Debug)]
-    struct Counted(u32, Arc<AtomicUsize>);
-    impl Drop for Counted {
-        fn drop(&mut self) {
-            self.1.fetch_add(1, SeqCst);
-        }
-    }
-
+    /// Pops return the values in reverse push order, then `None`.
     fn lifo<R: Reclaim>(r: R) {
         let stack = TreiberStack::with_reclaimer(r);
         assert!(stack.is_empty());
@@ -355,71 +346,8 @@ mod tests {
         assert_eq!(stack.pop(), None);
     }
 
-    fn drops_each_value_once<R: Reclaim>(r: R) {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let stack = TreiberStack::with_reclaimer(r);
-        for i in 0..20 {
-            stack.push(Counted(i, drops.clone()));
-        }
-        let popped: Vec<_> = (0..5).map(|_| stack.pop().unwrap()).collect();
-        assert_eq!(
-            popped.iter().map(|c| c.0).collect::<Vec<_>>(),
-            [19, 18, 17, 16, 15]
-        );
-        assert_eq!(drops.load(SeqCst), 0, "popping must not drop");
-        drop(popped);
-        assert_eq!(drops.load(SeqCst), 5);
-        drop(stack);
-        assert_eq!(drops.load(SeqCst), 20);
-    }
-
-    fn into_iter_drains_in_pop_order<R: Reclaim>(r: R) {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let mut stack = TreiberStack::with_reclaimer(r);
-        stack.extend((0..6).map(|i| Counted(i, drops.clone())));
-        let mut it = stack.into_iter();
-        assert_eq!(it.next().map(|c| c.0), Some(5));
-        assert_eq!(it.next().map(|c| c.0), Some(4));
-        assert_eq!(drops.load(SeqCst), 2);
-        drop(it);
-        assert_eq!(drops.load(SeqCst), 6);
-    }
-
-    fn handle_ops<R: Reclaim>(r: R) {
-        let stack = TreiberStack::with_reclaimer(r);
-        let n = if cfg!(miri) { 300 } else { 1000 };
-        let mut h = stack.handle();
-        for i in 0..n {
-            h.push(i);
-        }
-        for i in (0..n).rev() {
-            assert_eq!(h.pop(), Some(i));
-        }
-        assert!(h.is_empty());
-        assert_eq!(h.pop(), None);
-        assert!(format!("{h:?}").starts_with("Handle"));
-    }
-
-    fn panicking_drop_drops_the_rest<R: Reclaim>(r: R) {
-        struct Bomb(bool, Arc<AtomicUsize>);
-        impl Drop for Bomb {
-            fn drop(&mut self) {
-                self.1.fetch_add(1, SeqCst);
-                if self.0 {
-                    panic!("bomb");
-                }
-            }
-        }
-        let drops = Arc::new(AtomicUsize::new(0));
-        let stack = TreiberStack::with_reclaimer(r);
-        stack.push(Bomb(false, drops.clone()));
-        stack.push(Bomb(true, drops.clone()));
-        stack.push(Bomb(false, drops.clone()));
-        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(stack)));
-        assert!(res.is_err());
-        assert_eq!(drops.load(SeqCst), 3);
-    }
-
+    /// Threads push and pop in pairs: every value is popped by one of them
+    /// or left for `into_iter`, none twice (the sums match).
     fn concurrent_push_pop<R: Reclaim>(r: R) {
         let stack = TreiberStack::with_reclaimer(r);
         let per = if cfg!(miri) { 20 } else { 2000 };
@@ -442,76 +370,5 @@ mod tests {
         assert_eq!(sum.load(SeqCst) + rest, n * (n - 1) / 2);
     }
 
-    /// Two poppers race with a pusher, forcing a reclamation pass after
-    /// every pop: a node is freed as soon as no protection covers it, so a
-    /// popper reading `next` from an unprotected head is a use-after-free
-    /// that Miri reports.
-    fn concurrent_pops<R: Reclaim>(r: R) {
-        let stack = TreiberStack::with_reclaimer(r);
-        let n = if cfg!(miri) { 8 } else { 1000 };
-        for i in 0..n {
-            stack.push(i);
-        }
-        let got = std::sync::Mutex::new(Vec::new());
-        std::thread::scope(|s| {
-            for _ in 0..2 {
-                let (stack, got) = (&stack, &got);
-                s.spawn(move || {
-                    let mut mine = Vec::new();
-                    while let Some(v) = stack.pop() {
-                        mine.push(v);
-                        stack.reclaimer().flush();
-                    }
-                    got.lock().unwrap().extend(mine);
-                });
-            }
-            let stack = &stack;
-            s.spawn(move || {
-                for i in n..n + 4 {
-                    stack.push(i);
-                }
-            });
-        });
-        let mut got = got.into_inner().unwrap();
-        got.extend(stack);
-        got.sort_unstable();
-        assert!(got.into_iter().eq(0..n + 4));
-    }
-
-    crate::reclaim::test_matrix::reclaimer_unit_tests!(
-        lifo,
-        drops_each_value_once,
-        into_iter_drains_in_pop_order,
-        handle_ops,
-        panicking_drop_drops_the_rest,
-        concurrent_push_pop,
-        concurrent_pops,
-    );
-
-    #[test]
-    fn send_sync_exactly_when_t_send() {
-        fn send_sync<X: Send + Sync>() {}
-        send_sync::<TreiberStack<std::cell::Cell<u8>>>(); // Send, !Sync
-        send_sync::<TreiberStack<Vec<u8>>>();
-    }
-
-    #[test]
-    fn debug_and_default() {
-        let stack: TreiberStack<u8> = Default::default();
-        assert_eq!(format!("{stack:?}"), "TreiberStack { is_empty: true, .. }");
-        stack.push(1);
-        assert_eq!(format!("{stack:?}"), "TreiberStack { is_empty: false, .. }");
-    }
-
-    #[test]
-    fn non_static_values() {
-        let local = String::from("borrowed");
-        let stack = TreiberStack::new();
-        stack.push(local.as_str());
-        stack.push(local.as_str());
-        assert_eq!(stack.pop(), Some("borrowed"));
-        drop(stack);
-        drop(local);
-        Epoch::new().flush();
-    }
+    crate::linked::tests::linked_unit_tests!(Stack, TreiberStack; own: lifo, concurrent_push_pop);
 }
