@@ -37,6 +37,19 @@ pub struct Event<O, R> {
     pub result: R,
 }
 
+impl<O, R> Event<O, R> {
+    /// `thread`'s `op`, called at `call` and returned `result` at `ret`.
+    pub fn new(thread: usize, [call, ret]: [u64; 2], op: O, result: R) -> Self {
+        Event {
+            thread,
+            call,
+            ret,
+            op,
+            result,
+        }
+    }
+}
+
 /// The logical clock shared by the threads of one history.
 #[derive(Debug, Default)]
 pub struct Clock(AtomicU64);
@@ -47,13 +60,7 @@ impl Clock {
         let call = self.0.fetch_add(1, SeqCst);
         let result = f();
         let ret = self.0.fetch_add(1, SeqCst);
-        Event {
-            thread,
-            call,
-            ret,
-            op,
-            result,
-        }
+        Event::new(thread, [call, ret], op, result)
     }
 }
 
