@@ -3,6 +3,7 @@
 //! Without `--cfg loom` this binary is empty.
 #![cfg(loom)]
 
+mod linked;
 mod map;
 mod queue;
 mod reclaim;
