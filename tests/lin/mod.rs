@@ -185,29 +185,17 @@ pub enum PushPop {
     Pop,
 }
 
+/// The sequential stack (`LIFO`) or FIFO queue: pushes go to the back,
+/// pops take the back or the front.
+#[derive(Clone, Debug, Default, Hash, PartialEq, Eq)]
+pub struct PushPopSpec<const LIFO: bool>(pub std::collections::VecDeque<u32>);
+
 /// The sequential stack.
-#[derive(Clone, Debug, Default, Hash, PartialEq, Eq)]
-pub struct StackSpec(pub Vec<u32>);
-
-impl Spec for StackSpec {
-    type Op = PushPop;
-    type Ret = Option<u32>;
-    fn apply(&mut self, op: &PushPop) -> Option<u32> {
-        match *op {
-            PushPop::Push(v) => {
-                self.0.push(v);
-                None
-            }
-            PushPop::Pop => self.0.pop(),
-        }
-    }
-}
-
+pub type StackSpec = PushPopSpec<true>;
 /// The sequential FIFO queue.
-#[derive(Clone, Debug, Default, Hash, PartialEq, Eq)]
-pub struct QueueSpec(pub std::collections::VecDeque<u32>);
+pub type QueueSpec = PushPopSpec<false>;
 
-impl Spec for QueueSpec {
+impl<const LIFO: bool> Spec for PushPopSpec<LIFO> {
     type Op = PushPop;
     type Ret = Option<u32>;
     fn apply(&mut self, op: &PushPop) -> Option<u32> {
@@ -216,6 +204,7 @@ impl Spec for QueueSpec {
                 self.0.push_back(v);
                 None
             }
+            PushPop::Pop if LIFO => self.0.pop_back(),
             PushPop::Pop => self.0.pop_front(),
         }
     }
