@@ -330,6 +330,7 @@ pub(crate) mod tests {
         fn with_reclaimer(r: R) -> Self;
         fn push(&self, value: T);
         fn pop(&self) -> Option<T>;
+        fn is_empty(&self) -> bool;
         fn reclaimer(&self) -> &R;
         fn handle(&self) -> Self::Handle<'_>;
     }
@@ -366,6 +367,9 @@ pub(crate) mod tests {
                 fn pop(&self) -> Option<T> {
                     crate::$S::pop(self)
                 }
+                fn is_empty(&self) -> bool {
+                    crate::$S::is_empty(self)
+                }
                 fn reclaimer(&self) -> &R {
                     crate::$S::reclaimer(self)
                 }
@@ -397,6 +401,26 @@ pub(crate) mod tests {
         fn drop(&mut self) {
             self.1.fetch_add(1, SeqCst);
         }
+    }
+
+    /// Pops return the values in the structure's order (reversed for the
+    /// stack), then `None`; the structure works again after it was emptied
+    /// (for the queue: the sentinel moved on).
+    pub(crate) fn pops_in_order<K: Kind, R: Reclaim>(r: R) {
+        let s: K::S<usize, R> = Linked::with_reclaimer(r);
+        assert!(s.is_empty());
+        assert_eq!(s.pop(), None);
+        for i in 0..10 {
+            s.push(i);
+        }
+        assert!(!s.is_empty());
+        for i in K::pop_order(10) {
+            assert_eq!(s.pop(), Some(i));
+        }
+        assert!(s.is_empty());
+        assert_eq!(s.pop(), None);
+        s.push(10);
+        assert_eq!(s.pop(), Some(10));
     }
 
     /// Popping moves values out without dropping them; the structure's
@@ -522,7 +546,12 @@ pub(crate) mod tests {
     /// together with the structure's own generic tests `$own`, plus the
     /// plain shared tests on the structure `$S`.
     macro_rules! linked_unit_tests {
-        ($Kind:ident, $S:ident; own: $($own:ident),* $(,)?) => {
+        ($Kind:ident, $S:ident; order: $order:ident; own: $($own:ident),* $(,)?) => {
+            /// Pops in the structure's order (see
+            #[doc = concat!("[`pops_in_order`](crate::linked::tests::pops_in_order)), named `", stringify!($order), "` here.")]
+            fn $order<R: $crate::reclaim::Reclaim>(r: R) {
+                $crate::linked::tests::pops_in_order::<$crate::linked::tests::$Kind, R>(r)
+            }
             $crate::linked::tests::linked_unit_tests!(@shared $Kind:
                 drops_each_value_once,
                 into_iter_drains_in_pop_order,
@@ -531,6 +560,7 @@ pub(crate) mod tests {
                 concurrent_pops,
             );
             $crate::reclaim::test_matrix::reclaimer_unit_tests!(
+                $order,
                 $($own,)*
                 drops_each_value_once,
                 into_iter_drains_in_pop_order,

@@ -330,22 +330,6 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
-    /// Pops return the values in reverse push order, then `None`.
-    fn lifo<R: Reclaim>(r: R) {
-        let stack = TreiberStack::with_reclaimer(r);
-        assert!(stack.is_empty());
-        assert_eq!(stack.pop(), None);
-        for i in 0..10 {
-            stack.push(i);
-        }
-        assert!(!stack.is_empty());
-        for i in (0..10).rev() {
-            assert_eq!(stack.pop(), Some(i));
-        }
-        assert!(stack.is_empty());
-        assert_eq!(stack.pop(), None);
-    }
-
     /// Threads push and pop in pairs: every value is popped by one of them
     /// or left for `into_iter`, none twice (the sums match).
     fn concurrent_push_pop<R: Reclaim>(r: R) {
@@ -370,5 +354,5 @@ mod tests {
         assert_eq!(sum.load(SeqCst) + rest, n * (n - 1) / 2);
     }
 
-    crate::linked::tests::linked_unit_tests!(Stack, TreiberStack; own: lifo, concurrent_push_pop);
+    crate::linked::tests::linked_unit_tests!(Stack, TreiberStack; order: lifo; own: concurrent_push_pop);
 }
