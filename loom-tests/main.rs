@@ -4,6 +4,7 @@
 #![cfg(loom)]
 
 mod faa_queue;
+mod linked;
 mod map;
 mod queue;
 mod reclaim;

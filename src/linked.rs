@@ -287,3 +287,328 @@ const _: () = {
         unwind_safe::<MsQueue<Cell<u8>, Hazard>>();
     }
 };
+
+/// The unit tests the stack and the queue share, written once over the
+/// [`Kind`](tests::Kind) of structure; each structure's own `mod tests`
+/// expands them with [`linked_unit_tests!`](tests::linked_unit_tests),
+/// next to its order-specific tests, so their names stay
+/// `stack::tests::…` and `queue::tests::…`.
+#[cfg(all(test, not(loom)))]
+pub(crate) mod tests {
+    use core::fmt;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::{Arc, Mutex};
+
+    use crate::reclaim::Reclaim;
+
+    /// A structure the shared tests run on: the stack or the queue.
+    pub(crate) trait Kind {
+        /// The structure on values `T` under reclaimer `R`.
+        type S<T: Send, R: Reclaim>: Linked<T, R>;
+        /// `true` for the stack (last in, first out), `false` for the queue.
+        const LIFO: bool;
+
+        /// The pop order of the values `0..n` pushed in order.
+        fn pop_order(n: usize) -> Vec<usize> {
+            if Self::LIFO {
+                (0..n).rev().collect()
+            } else {
+                (0..n).collect()
+            }
+        }
+    }
+
+    /// The operations the shared tests call, each forwarding to the public
+    /// method of the same name.
+    pub(crate) trait Linked<T, R: Reclaim>:
+        Sized + Send + Sync + Extend<T> + IntoIterator<Item = T>
+    {
+        /// The structure's amortized handle.
+        type Handle<'a>: LinkedHandle<T>
+        where
+            Self: 'a;
+        fn with_reclaimer(r: R) -> Self;
+        fn push(&self, value: T);
+        fn pop(&self) -> Option<T>;
+        fn is_empty(&self) -> bool;
+        fn reclaimer(&self) -> &R;
+        fn handle(&self) -> Self::Handle<'_>;
+    }
+
+    /// The operations of a [`Linked::Handle`].
+    pub(crate) trait LinkedHandle<T>: fmt::Debug {
+        fn push(&mut self, value: T);
+        fn pop(&mut self) -> Option<T>;
+        fn is_empty(&mut self) -> bool;
+    }
+
+    /// Implements [`Kind`] (as `$Kind`), [`Linked`] and [`LinkedHandle`]
+    /// for `$S`.
+    macro_rules! kind {
+        ($Kind:ident = $S:ident, lifo: $lifo:literal) => {
+            pub(crate) enum $Kind {}
+
+            impl Kind for $Kind {
+                type S<T: Send, R: Reclaim> = crate::$S<T, R>;
+                const LIFO: bool = $lifo;
+            }
+
+            impl<T: Send, R: Reclaim> Linked<T, R> for crate::$S<T, R> {
+                type Handle<'a>
+                    = crate::reclaim::Handle<'a, Self, R>
+                where
+                    Self: 'a;
+                fn with_reclaimer(r: R) -> Self {
+                    crate::$S::with_reclaimer(r)
+                }
+                fn push(&self, value: T) {
+                    crate::$S::push(self, value)
+                }
+                fn pop(&self) -> Option<T> {
+                    crate::$S::pop(self)
+                }
+                fn is_empty(&self) -> bool {
+                    crate::$S::is_empty(self)
+                }
+                fn reclaimer(&self) -> &R {
+                    crate::$S::reclaimer(self)
+                }
+                fn handle(&self) -> Self::Handle<'_> {
+                    crate::$S::handle(self)
+                }
+            }
+
+            impl<T, R: Reclaim> LinkedHandle<T> for crate::reclaim::Handle<'_, crate::$S<T, R>, R> {
+                fn push(&mut self, value: T) {
+                    crate::reclaim::Handle::<'_, crate::$S<T, R>, R>::push(self, value)
+                }
+                fn pop(&mut self) -> Option<T> {
+                    crate::reclaim::Handle::<'_, crate::$S<T, R>, R>::pop(self)
+                }
+                fn is_empty(&mut self) -> bool {
+                    crate::reclaim::Handle::<'_, crate::$S<T, R>, R>::is_empty(self)
+                }
+            }
+        };
+    }
+    kind!(Stack = TreiberStack, lifo: true);
+    kind!(Queue = MsQueue, lifo: false);
+
+    /// Counts drops of its instances.
+    #[derive(Debug)]
+    struct Counted(usize, Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.1.fetch_add(1, SeqCst);
+        }
+    }
+
+    /// Pops return the values in the structure's order (reversed for the
+    /// stack), then `None`; the structure works again after it was emptied
+    /// (for the queue: the sentinel moved on).
+    pub(crate) fn pops_in_order<K: Kind, R: Reclaim>(r: R) {
+        let s: K::S<usize, R> = Linked::with_reclaimer(r);
+        assert!(s.is_empty());
+        assert_eq!(s.pop(), None);
+        for i in 0..10 {
+            s.push(i);
+        }
+        assert!(!s.is_empty());
+        for i in K::pop_order(10) {
+            assert_eq!(s.pop(), Some(i));
+        }
+        assert!(s.is_empty());
+        assert_eq!(s.pop(), None);
+        s.push(10);
+        assert_eq!(s.pop(), Some(10));
+    }
+
+    /// Popping moves values out without dropping them; the structure's
+    /// `Drop` drops each value left exactly once.
+    pub(crate) fn drops_each_value_once<K: Kind, R: Reclaim>(r: R) {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let s: K::S<Counted, R> = Linked::with_reclaimer(r);
+        for i in 0..20 {
+            s.push(Counted(i, drops.clone()));
+        }
+        let popped: Vec<_> = (0..5).map(|_| s.pop().unwrap()).collect();
+        assert_eq!(
+            popped.iter().map(|c| c.0).collect::<Vec<_>>(),
+            K::pop_order(20)[..5]
+        );
+        assert_eq!(drops.load(SeqCst), 0, "popping must not drop");
+        drop(popped);
+        assert_eq!(drops.load(SeqCst), 5);
+        drop(s);
+        assert_eq!(drops.load(SeqCst), 20);
+    }
+
+    /// `into_iter` yields in pop order; values left unvisited drop with
+    /// the iterator.
+    pub(crate) fn into_iter_drains_in_pop_order<K: Kind, R: Reclaim>(r: R) {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut s: K::S<Counted, R> = Linked::with_reclaimer(r);
+        s.extend((0..6).map(|i| Counted(i, drops.clone())));
+        let mut it = s.into_iter();
+        let order = K::pop_order(6);
+        assert_eq!(it.next().map(|c| c.0), Some(order[0]));
+        assert_eq!(it.next().map(|c| c.0), Some(order[1]));
+        assert_eq!(drops.load(SeqCst), 2);
+        drop(it);
+        assert_eq!(drops.load(SeqCst), 6);
+    }
+
+    /// One handle across many operations (past a guard refresh): push,
+    /// is_empty and pop in the structure's order.
+    pub(crate) fn handle_ops<K: Kind, R: Reclaim>(r: R) {
+        let s: K::S<usize, R> = Linked::with_reclaimer(r);
+        let n = if cfg!(miri) { 300 } else { 1000 };
+        let mut h = s.handle();
+        for i in 0..n {
+            h.push(i);
+        }
+        assert!(!h.is_empty());
+        for i in K::pop_order(n) {
+            assert_eq!(h.pop(), Some(i));
+        }
+        assert!(h.is_empty());
+        assert_eq!(h.pop(), None);
+        assert!(format!("{h:?}").starts_with("Handle"));
+    }
+
+    /// A value whose `Drop` panics while the structure drops: the panic
+    /// propagates and every other value is still dropped.
+    pub(crate) fn panicking_drop_drops_the_rest<K: Kind, R: Reclaim>(r: R) {
+        struct Bomb(bool, Arc<AtomicUsize>);
+        impl Drop for Bomb {
+            fn drop(&mut self) {
+                self.1.fetch_add(1, SeqCst);
+                if self.0 {
+                    panic!("bomb");
+                }
+            }
+        }
+        let drops = Arc::new(AtomicUsize::new(0));
+        let s: K::S<Bomb, R> = Linked::with_reclaimer(r);
+        s.push(Bomb(false, drops.clone()));
+        s.push(Bomb(true, drops.clone()));
+        s.push(Bomb(false, drops.clone()));
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(s)));
+        assert!(res.is_err());
+        assert_eq!(drops.load(SeqCst), 3);
+    }
+
+    /// Two poppers race with a pusher over a few values, forcing a
+    /// reclamation pass after every pop: a popper's nodes are freed as soon
+    /// as no protection covers them, so a missing protection (of the
+    /// stack's head before reading `next`, of the queue's `next`) is a
+    /// use-after-free that Miri reports (checked for the queue by deleting
+    /// it). Every value comes out exactly once; the queue's poppers each
+    /// see increasing values (FIFO).
+    pub(crate) fn concurrent_pops<K: Kind, R: Reclaim>(r: R) {
+        let s: K::S<usize, R> = Linked::with_reclaimer(r);
+        let n = if cfg!(miri) { 8 } else { 1000 };
+        for i in 0..n {
+            s.push(i);
+        }
+        let got = Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                let (s, got) = (&s, &got);
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    while let Some(v) = s.pop() {
+                        mine.push(v);
+                        s.reclaimer().flush();
+                    }
+                    if !K::LIFO {
+                        assert!(mine.windows(2).all(|w| w[0] < w[1]), "FIFO");
+                    }
+                    got.lock().unwrap().extend(mine);
+                });
+            }
+            let s = &s;
+            scope.spawn(move || {
+                for i in n..n + 4 {
+                    s.push(i);
+                }
+            });
+        });
+        let mut got = got.into_inner().unwrap();
+        got.extend(s);
+        got.sort_unstable();
+        assert!(got.into_iter().eq(0..n + 4));
+    }
+
+    /// Expands, in a structure's `mod tests`, the shared generic tests for
+    /// `$Kind` under every reclaimer (see
+    /// [`reclaimer_unit_tests!`](crate::reclaim::test_matrix::reclaimer_unit_tests)),
+    /// together with the structure's own generic tests `$own`, plus the
+    /// plain shared tests on the structure `$S`.
+    macro_rules! linked_unit_tests {
+        ($Kind:ident, $S:ident; order: $order:ident; own: $($own:ident),* $(,)?) => {
+            /// Pops in the structure's order (see
+            #[doc = concat!("[`pops_in_order`](crate::linked::tests::pops_in_order)), named `", stringify!($order), "` here.")]
+            fn $order<R: $crate::reclaim::Reclaim>(r: R) {
+                $crate::linked::tests::pops_in_order::<$crate::linked::tests::$Kind, R>(r)
+            }
+            $crate::linked::tests::linked_unit_tests!(@shared $Kind:
+                drops_each_value_once,
+                into_iter_drains_in_pop_order,
+                handle_ops,
+                panicking_drop_drops_the_rest,
+                concurrent_pops,
+            );
+            $crate::reclaim::test_matrix::reclaimer_unit_tests!(
+                $order,
+                $($own,)*
+                drops_each_value_once,
+                into_iter_drains_in_pop_order,
+                handle_ops,
+                panicking_drop_drops_the_rest,
+                concurrent_pops,
+            );
+
+            /// Send and Sync exactly when `T: Send` (a `Cell` is `Send`
+            /// but not `Sync`).
+            #[test]
+            fn send_sync_exactly_when_t_send() {
+                fn send_sync<X: Send + Sync>() {}
+                send_sync::<$crate::$S<std::cell::Cell<u8>>>(); // Send, !Sync
+                send_sync::<$crate::$S<Vec<u8>>>();
+            }
+
+            /// `Default` builds an empty structure; `Debug` shows whether
+            /// it is empty.
+            #[test]
+            fn debug_and_default() {
+                let s: $crate::$S<u8> = Default::default();
+                assert_eq!(format!("{s:?}"), concat!(stringify!($S), " { is_empty: true, .. }"));
+                s.push(1);
+                assert_eq!(format!("{s:?}"), concat!(stringify!($S), " { is_empty: false, .. }"));
+            }
+
+            /// Values may borrow locals that die after the structure
+            /// (nothing outlives it on the global epoch collector).
+            #[test]
+            fn non_static_values() {
+                let local = String::from("borrowed");
+                let s = $crate::$S::new();
+                s.push(local.as_str());
+                s.push(local.as_str());
+                assert_eq!(s.pop(), Some("borrowed"));
+                drop(s);
+                drop(local);
+                $crate::reclaim::Epoch::new().flush();
+            }
+        };
+        (@shared $Kind:ident: $($name:ident),* $(,)?) => {
+            $(
+                fn $name<R: $crate::reclaim::Reclaim>(r: R) {
+                    $crate::linked::tests::$name::<$crate::linked::tests::$Kind, R>(r)
+                }
+            )*
+        };
+    }
+    pub(crate) use linked_unit_tests;
+}

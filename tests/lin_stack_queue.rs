@@ -8,56 +8,25 @@
 #[macro_use]
 mod reclaimers;
 mod lin;
+#[path = "common/linked.rs"]
+mod linked;
 
 use cds::reclaim::Reclaim;
-use cds::{MsQueue, TreiberStack};
 use lin::{
     has_overlap, is_linearizable, require_overlap, Clock, Event, PushPop, QueueSpec, Spec,
     SpinBarrier, StackSpec,
 };
+use linked::{Kind, Linked};
 
 const THREADS: usize = 2;
 const OPS: usize = 6;
 const HISTORIES: usize = if cfg!(miri) { 4 } else { 400 };
 
-/// Something pushes and pops through `&self`.
-trait PushPopper: Sync {
-    /// Registers the thread with the reclaimer (a first pin is slow) so
-    /// that it does not skew the start after the barrier.
-    fn warm_up(&self);
-    fn push(&self, v: u32);
-    fn pop(&self) -> Option<u32>;
-}
-
-impl<R: Reclaim> PushPopper for TreiberStack<u32, R> {
-    fn warm_up(&self) {
-        drop(self.reclaimer().guard());
-    }
-    fn push(&self, v: u32) {
-        TreiberStack::push(self, v)
-    }
-    fn pop(&self) -> Option<u32> {
-        TreiberStack::pop(self)
-    }
-}
-
-impl<R: Reclaim> PushPopper for MsQueue<u32, R> {
-    fn warm_up(&self) {
-        drop(self.reclaimer().guard());
-    }
-    fn push(&self, v: u32) {
-        MsQueue::push(self, v)
-    }
-    fn pop(&self) -> Option<u32> {
-        MsQueue::pop(self)
-    }
-}
-
 /// A recorded history (or one thread's part of it).
 type History = Vec<Event<PushPop, Option<u32>>>;
 
 /// Thread `t`'s operations in history `seed`, recorded on `clock`.
-fn run_ops<P: PushPopper>(s: &P, clock: &Clock, t: usize, seed: u64) -> History {
+fn run_ops<P: Linked<u32, R>, R: Reclaim>(s: &P, clock: &Clock, t: usize, seed: u64) -> History {
     let mut bits = seed
         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
         .rotate_left(t as u32 * 8);
@@ -81,7 +50,11 @@ fn run_ops<P: PushPopper>(s: &P, clock: &Clock, t: usize, seed: u64) -> History 
 /// each is linearizable, and returns how many have overlapping operations.
 /// The same `THREADS` threads record every history, meeting at a spin
 /// barrier before each.
-fn check_batch<P: PushPopper, S: Spec<Op = PushPop, Ret = Option<u32>> + Default>(
+fn check_batch<
+    P: Linked<u32, R>,
+    R: Reclaim,
+    S: Spec<Op = PushPop, Ret = Option<u32>> + Default,
+>(
     what: &str,
     make: &impl Fn() -> P,
 ) -> usize {
@@ -94,7 +67,10 @@ fn check_batch<P: PushPopper, S: Spec<Op = PushPop, Ret = Option<u32>> + Default
             .map(|t| {
                 let (structures, clocks, barrier) = (&structures, &clocks, &barrier);
                 scope.spawn(move || {
-                    structures[0].warm_up();
+                    // Register the thread with the reclaimer (a first pin is
+                    // slow) so that it does not skew the start after the
+                    // barrier.
+                    drop(structures[0].reclaimer().guard());
                     (0..HISTORIES)
                         .map(|h| {
                             barrier.wait(h);
@@ -123,7 +99,7 @@ fn check_batch<P: PushPopper, S: Spec<Op = PushPop, Ret = Option<u32>> + Default
 
 /// Checks batches of histories (every one must be linearizable) until
 /// enough of them overlapped (see [`require_overlap`]).
-fn check_many<P: PushPopper, S: Spec<Op = PushPop, Ret = Option<u32>> + Default>(
+fn check_many<P: Linked<u32, R>, R: Reclaim, S: Spec<Op = PushPop, Ret = Option<u32>> + Default>(
     what: &str,
     make: impl Fn() -> P,
 ) {
@@ -131,15 +107,23 @@ fn check_many<P: PushPopper, S: Spec<Op = PushPop, Ret = Option<u32>> + Default>
     // take the cores the barrier-released threads need.
     static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    require_overlap(what, HISTORIES, || check_batch::<P, S>(what, &make));
+    require_overlap(what, HISTORIES, || check_batch::<P, R, S>(what, &make));
+}
+
+/// Histories of `K`'s structure, checked against the sequential `S`.
+fn histories<K: Kind, R: Reclaim, S: Spec<Op = PushPop, Ret = Option<u32>> + Default>(
+    what: &str,
+    mk: fn() -> R,
+) {
+    check_many::<K::S<u32, R>, R, S>(what, || Linked::with_reclaimer(mk()));
 }
 
 fn stack_histories<R: Reclaim>(mk: fn() -> R) {
-    check_many::<_, StackSpec>("TreiberStack", || TreiberStack::with_reclaimer(mk()));
+    histories::<linked::Stack, R, StackSpec>("TreiberStack", mk);
 }
 
 fn queue_histories<R: Reclaim>(mk: fn() -> R) {
-    check_many::<_, QueueSpec>("MsQueue", || MsQueue::with_reclaimer(mk()));
+    histories::<linked::Queue, R, QueueSpec>("MsQueue", mk);
 }
 
 reclaimer_tests!(stack_histories, queue_histories);
@@ -152,13 +136,7 @@ fn ev(
     op: PushPop,
     result: Option<u32>,
 ) -> Event<PushPop, Option<u32>> {
-    Event {
-        thread,
-        call,
-        ret,
-        op,
-        result,
-    }
+    Event::new(thread, [call, ret], op, result)
 }
 
 #[test]

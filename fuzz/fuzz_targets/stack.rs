@@ -1,11 +1,11 @@
 //! Differential fuzzing of the stack against its std model: the same op
-//! interpreter as the quickcheck test (`tests/model/stack.rs`), fed by
+//! interpreter as the quickcheck test (`tests/model/linked.rs`), fed by
 //! libFuzzer's bytes, under every reclaimer.
 #![no_main]
 
-#[path = "../../tests/model/stack.rs"]
+#[path = "../../tests/model/linked.rs"]
 mod model;
 
 libfuzzer_sys::fuzz_target!(|bytes: &[u8]| {
-    model::check(&model::decode(bytes));
+    model::check_bytes::<model::Stack>(bytes);
 });

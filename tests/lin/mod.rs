@@ -37,6 +37,19 @@ pub struct Event<O, R> {
     pub result: R,
 }
 
+impl<O, R> Event<O, R> {
+    /// `thread`'s `op`, called at `call` and returned `result` at `ret`.
+    pub fn new(thread: usize, [call, ret]: [u64; 2], op: O, result: R) -> Self {
+        Event {
+            thread,
+            call,
+            ret,
+            op,
+            result,
+        }
+    }
+}
+
 /// The logical clock shared by the threads of one history.
 #[derive(Debug, Default)]
 pub struct Clock(AtomicU64);
@@ -47,13 +60,7 @@ impl Clock {
         let call = self.0.fetch_add(1, SeqCst);
         let result = f();
         let ret = self.0.fetch_add(1, SeqCst);
-        Event {
-            thread,
-            call,
-            ret,
-            op,
-            result,
-        }
+        Event::new(thread, [call, ret], op, result)
     }
 }
 
@@ -178,29 +185,17 @@ pub enum PushPop {
     Pop,
 }
 
+/// The sequential stack (`LIFO`) or FIFO queue: pushes go to the back,
+/// pops take the back or the front.
+#[derive(Clone, Debug, Default, Hash, PartialEq, Eq)]
+pub struct PushPopSpec<const LIFO: bool>(pub std::collections::VecDeque<u32>);
+
 /// The sequential stack.
-#[derive(Clone, Debug, Default, Hash, PartialEq, Eq)]
-pub struct StackSpec(pub Vec<u32>);
-
-impl Spec for StackSpec {
-    type Op = PushPop;
-    type Ret = Option<u32>;
-    fn apply(&mut self, op: &PushPop) -> Option<u32> {
-        match *op {
-            PushPop::Push(v) => {
-                self.0.push(v);
-                None
-            }
-            PushPop::Pop => self.0.pop(),
-        }
-    }
-}
-
+pub type StackSpec = PushPopSpec<true>;
 /// The sequential FIFO queue.
-#[derive(Clone, Debug, Default, Hash, PartialEq, Eq)]
-pub struct QueueSpec(pub std::collections::VecDeque<u32>);
+pub type QueueSpec = PushPopSpec<false>;
 
-impl Spec for QueueSpec {
+impl<const LIFO: bool> Spec for PushPopSpec<LIFO> {
     type Op = PushPop;
     type Ret = Option<u32>;
     fn apply(&mut self, op: &PushPop) -> Option<u32> {
@@ -209,6 +204,7 @@ impl Spec for QueueSpec {
                 self.0.push_back(v);
                 None
             }
+            PushPop::Pop if LIFO => self.0.pop_back(),
             PushPop::Pop => self.0.pop_front(),
         }
     }
