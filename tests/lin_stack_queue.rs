@@ -126,7 +126,11 @@ fn queue_histories<R: Reclaim>(mk: fn() -> R) {
     histories::<linked::Queue, R, QueueSpec>("MsQueue", mk);
 }
 
-reclaimer_tests!(stack_histories, queue_histories);
+fn faa_queue_histories<R: Reclaim>(mk: fn() -> R) {
+    histories::<linked::Faa, R, QueueSpec>("FaaQueue", mk);
+}
+
+reclaimer_tests!(stack_histories, queue_histories, faa_queue_histories);
 
 /// Builds an event by hand: `(thread, call, ret, op, result)`.
 fn ev(

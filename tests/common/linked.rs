@@ -1,4 +1,4 @@
-//! One interface over `TreiberStack` and `MsQueue`, so that the tests they
+//! One interface over `TreiberStack`, `MsQueue` and `FaaQueue`, so that the tests they
 //! share (integration, model, linearizability and loom) are written once,
 //! generic over the [`Kind`] of structure: [`Stack`] or [`Queue`]. What
 //! only one of them promises (LIFO or FIFO order) is asked through
@@ -6,14 +6,17 @@
 #![allow(dead_code, unused_macros)]
 
 use cds::reclaim::{Handle, Reclaim};
-use cds::{MsQueue, TreiberStack};
+use cds::{FaaQueue, MsQueue, TreiberStack};
 
 /// A structure the shared tests run on.
 pub trait Kind {
     /// The structure on values `T` under reclaimer `R`.
     type S<T: Send, R: Reclaim>: Linked<T, R>;
-    /// `true` for the stack (last in, first out), `false` for the queue.
+    /// `true` for the stack (last in, first out), `false` for the queues.
     const LIFO: bool;
+    /// Values per retired object: 1 for the node-per-value structures, the
+    /// segment length for `FaaQueue` (as `Linked::with_reclaimer` builds it).
+    const PER_RETIRE: usize = 1;
 
     /// The pop order of `values` pushed in order.
     fn pop_order<T>(values: impl IntoIterator<Item = T>) -> Vec<T> {
@@ -56,12 +59,19 @@ pub trait LinkedHandle<T> {
 /// Implements [`Kind`] (as `$Kind`), [`Linked`] and [`LinkedHandle`] for
 /// `$S`.
 macro_rules! kind {
-    ($Kind:ident = $S:ident, lifo: $lifo:literal) => {
+    (@new $S:ident, $r:ident) => {
+        $S::with_reclaimer($r)
+    };
+    (@new $S:ident, $r:ident, $new:expr) => {
+        ($new)($r)
+    };
+    ($Kind:ident = $S:ident, lifo: $lifo:literal $(, new: $new:expr, per_retire: $per:literal)?) => {
         pub enum $Kind {}
 
         impl Kind for $Kind {
             type S<T: Send, R: Reclaim> = $S<T, R>;
             const LIFO: bool = $lifo;
+            $(const PER_RETIRE: usize = $per;)?
         }
 
         impl<T: Send, R: Reclaim> Linked<T, R> for $S<T, R> {
@@ -70,7 +80,7 @@ macro_rules! kind {
             where
                 Self: 'a;
             fn with_reclaimer(r: R) -> Self {
-                $S::with_reclaimer(r)
+                kind!(@new $S, r $(, $new)?)
             }
             fn push(&self, value: T) {
                 $S::push(self, value)
@@ -114,3 +124,6 @@ macro_rules! kind {
 }
 kind!(Stack = TreiberStack, lifo: true);
 kind!(Queue = MsQueue, lifo: false);
+// Two-cell segments: every shared test crosses many segment boundaries
+// (installs, head swings, retires); `collect_from` uses the default size.
+kind!(Faa = FaaQueue, lifo: false, new: |r| cds::testing::faa_queue::with_segment_len(2, r), per_retire: 2);

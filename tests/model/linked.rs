@@ -18,8 +18,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use cds::reclaim::Reclaim;
-#[allow(unused_imports)] // each binary names one of the two kinds
-pub use linked::{Kind, Queue, Stack};
+#[allow(unused_imports)] // each binary names one of the kinds
+pub use linked::{Faa, Kind, Queue, Stack};
 use linked::{Linked, LinkedHandle};
 
 /// One operation on the structure.
