@@ -123,7 +123,7 @@ struct Bin {
 }
 
 /// How many large blocks (queue segments) a thread keeps.
-const LARGE_SLOTS: usize = 4;
+const LARGE_SLOTS: usize = 8;
 
 /// One thread's cache: an intrusive singly linked list per class, and a few
 /// large blocks kept with their layouts.
