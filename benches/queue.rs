@@ -1,4 +1,5 @@
-//! Criterion: push+pop pairs on `MsQueue` (both reclaimers) and its peers,
+//! Criterion: push+pop pairs on `MsQueue` and `FaaQueue` (both reclaimers,
+//! per operation and through a handle) and their peers,
 //! at 1, 2 and 2 × cores threads, and SPSC transfer (one producer, one
 //! consumer). Workloads and peers are the `versus` example's
 //! (`examples/versus/queue.rs`, `spsc.rs`); one iteration is one push+pop
@@ -17,7 +18,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use cds::reclaim::{Epoch, Hazard};
-use cds::MsQueue;
+use cds::{FaaQueue, MsQueue};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use crossbeam_queue::SegQueue;
 
@@ -55,6 +56,26 @@ fn bench_pairs(c: &mut Criterion) {
                 per_thread(i, threads),
             )
         });
+        run("cds::FaaQueue<Epoch>", &|i| {
+            on(FaaQueue::<u64>::new(), threads, i)
+        });
+        run("cds::FaaQueue<Hazard>", &|i| {
+            on(
+                FaaQueue::<u64, Hazard>::with_reclaimer(Hazard::default()),
+                threads,
+                i,
+            )
+        });
+        run("cds::FaaQueue<Epoch>(handle)", &|i| {
+            pairs_handle(&FaaQueue::<u64>::new(), threads, per_thread(i, threads))
+        });
+        run("cds::FaaQueue<Hazard>(handle)", &|i| {
+            pairs_handle(
+                &FaaQueue::<u64, Hazard>::with_reclaimer(Hazard::default()),
+                threads,
+                per_thread(i, threads),
+            )
+        });
         run("std::sync::Mutex<VecDeque>", &|i| {
             on(std::sync::Mutex::new(VecDeque::new()), threads, i)
         });
@@ -83,6 +104,24 @@ fn bench_spsc(c: &mut Criterion) {
     });
     run("cds::MsQueue<Epoch>(handle)", &|n| {
         spsc::transfer_handle(&MsQueue::<u64, Epoch>::new(), n)
+    });
+    run("cds::FaaQueue<Epoch>", &|n| {
+        spsc::transfer(&FaaQueue::<u64>::new(), n)
+    });
+    run("cds::FaaQueue<Hazard>", &|n| {
+        spsc::transfer(
+            &FaaQueue::<u64, Hazard>::with_reclaimer(Hazard::default()),
+            n,
+        )
+    });
+    run("cds::FaaQueue<Epoch>(handle)", &|n| {
+        spsc::transfer_handle(&FaaQueue::<u64>::new(), n)
+    });
+    run("cds::FaaQueue<Hazard>(handle)", &|n| {
+        spsc::transfer_handle(
+            &FaaQueue::<u64, Hazard>::with_reclaimer(Hazard::default()),
+            n,
+        )
     });
     run("std::sync::mpsc", &spsc::transfer_mpsc);
     run("crossbeam_channel::unbounded", &spsc::transfer_crossbeam);
