@@ -995,6 +995,13 @@ mod tests {
         assert_eq!(FaaQueue::<u64>::new().segment_len(), MAX_LEN);
     }
 
+    /// The sizes the README states.
+    #[test]
+    fn documented_sizes() {
+        assert_eq!(size_of::<FaaQueue<u64>>(), 384);
+        assert_eq!(Segment::<u64>::layout(MAX_LEN).0.size(), 384 + 1024 * 16);
+    }
+
     #[test]
     #[should_panic(expected = "at least one cell")]
     fn zero_length_segments_panic() {
