@@ -239,12 +239,14 @@ impl<'m, K, V, R: Reclaim> Ref<'m, K, V, R> {
     ///
     /// # Safety
     ///
-    /// 1. `entry` is non-null and protected by `guard` (in `ENTRY_SLOT`)
-    ///    until the guard drops.
-    unsafe fn new(mut guard: R::Guard<'m>, entry: *mut Entry<K, V>) -> Self {
+    /// 1. `entry` is protected by `guard`'s entry slot, and stays so until
+    ///    the guard drops (nothing else uses the guard meanwhile).
+    unsafe fn new(mut guard: R::Guard<'m>, entry: NonNull<Entry<K, V>>) -> Self {
         raw::release_table(&mut guard);
-        // SAFETY: precondition 1 (forwarded).
-        unsafe { Self::wrap(guard, entry) }
+        Ref {
+            _guard: guard,
+            entry,
+        }
     }
 
     /// Wraps an entry protected by `guard`'s entry slot; `guard` protects
@@ -252,8 +254,8 @@ impl<'m, K, V, R: Reclaim> Ref<'m, K, V, R> {
     ///
     /// # Safety
     ///
-    /// 1. `entry` is non-null and protected by `guard` (in `ENTRY_SLOT`)
-    ///    until the guard drops.
+    /// 1. `entry` is non-null and protected by `guard`'s entry slot until
+    ///    the guard drops (nothing else uses the guard meanwhile).
     unsafe fn wrap(guard: R::Guard<'m>, entry: *mut Entry<K, V>) -> Self {
         // SAFETY: precondition 1 (non-null).
         let entry = unsafe { NonNull::new_unchecked(entry) };
@@ -603,14 +605,14 @@ where
     /// ```
     pub fn insert(&self, key: K, value: V) -> Option<Ref<'_, K, V, R>> {
         let mut g = self.raw.reclaimer.guard();
-        match self
-            .raw
-            .insert(&mut g, Pending::new(self.hash(&key), key, value), true)
-        {
-            // SAFETY: a replaced entry stays protected in `g`'s entry slot.
-            Inserted::Replaced(old) => Some(unsafe { Ref::new(g, old) }),
-            _ => None,
-        }
+        let new = Pending::new(self.hash(&key), key, value);
+        let Inserted::Replaced(old) = self.raw.insert(&mut g, new, true) else {
+            return None;
+        };
+        let old = NonNull::from(old);
+        // SAFETY: a replaced entry stays protected in `g`'s entry slot, and
+        // the `Ref` owns `g` from now on.
+        Some(unsafe { Ref::new(g, old) })
     }
 
     /// The entry of `key`, protected by the returned [`Ref`].
@@ -630,11 +632,12 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let mut g = self.raw.reclaimer.guard();
-        let e = self
-            .raw
-            .probe(&mut g, self.hash(key), |k| k.borrow() == key)
-            .entry()?;
-        // SAFETY: a hit is protected in `g`'s entry slot.
+        let e = NonNull::from(
+            self.raw
+                .get(&mut g, self.hash(key), |k| k.borrow() == key)?,
+        );
+        // SAFETY: a hit is protected in `g`'s entry slot, and the `Ref`
+        // owns `g` from now on.
         Some(unsafe { Ref::new(g, e) })
     }
 
@@ -676,11 +679,9 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let mut g = self.raw.reclaimer.guard();
-        !self
-            .raw
-            .probe(&mut g, self.hash(key), |k| k.borrow() == key)
-            .word
-            .is_null()
+        self.raw
+            .get(&mut g, self.hash(key), |k| k.borrow() == key)
+            .is_some()
     }
 
     /// Removes `key`; returns its entry (valid through the [`Ref`]).
@@ -702,7 +703,9 @@ where
         let old = self
             .raw
             .remove(&mut g, self.hash(key), |k| k.borrow() == key)?;
-        // SAFETY: the removed entry stays protected in `g`'s entry slot.
+        let old = NonNull::from(old);
+        // SAFETY: the removed entry stays protected in `g`'s entry slot, and
+        // the `Ref` owns `g` from now on.
         Some(unsafe { Ref::new(g, old) })
     }
 
@@ -727,22 +730,10 @@ where
     pub fn get_or_insert_with(&self, key: K, make: impl FnOnce() -> V) -> Ref<'_, K, V, R> {
         let mut g = self.raw.reclaimer.guard();
         let hash = self.hash(&key);
-        if let Some(e) = self.raw.probe(&mut g, hash, |k| *k == key).entry() {
-            // SAFETY: a hit is protected in `g`'s entry slot.
-            return unsafe { Ref::new(g, e) };
-        }
-        let new = Pending::new(hash, key, make());
-        match self.raw.insert(&mut g, new, false) {
-            // SAFETY: `insert` without replace leaves the linked (new or
-            // existing) entry protected in `g`'s entry slot.
-            Inserted::New(e) => unsafe { Ref::new(g, e) },
-            Inserted::Existing(e, rejected) => {
-                drop(rejected);
-                // SAFETY: as above.
-                unsafe { Ref::new(g, e) }
-            }
-            Inserted::Replaced(_) => unreachable!("insert without replace"),
-        }
+        let e = NonNull::from(self.raw.get_or_insert_with(&mut g, hash, key, make));
+        // SAFETY: the entry (found or linked) is protected in `g`'s entry
+        // slot, and the `Ref` owns `g` from now on.
+        unsafe { Ref::new(g, e) }
     }
 
     /// Replaces the value of `key` by `f(&old)`, atomically per key; false
@@ -867,7 +858,7 @@ where
     /// With the broken invariant (after unlocking).
     #[doc(hidden)]
     pub fn check_invariants(&self) {
-        self.raw.check_invariants(&mut self.raw.reclaimer.guard());
+        self.raw.check_invariants();
     }
 }
 
@@ -1079,13 +1070,8 @@ where
     {
         let map = self.map;
         let hash = map.hash(key);
-        let e = map
-            .raw
-            .probe(self.tick(), hash, |k| k.borrow() == key)
-            .entry()?;
-        // SAFETY: protected in the guard's entry slot until the next
-        // operation, which needs `&mut self` (the reference borrows it).
-        Some(unsafe { &(*e).value })
+        let e = map.raw.get(self.tick(), hash, |k| k.borrow() == key)?;
+        Some(&e.value)
     }
 
     /// As [`HashMap::contains_key`].
@@ -1121,9 +1107,7 @@ where
         let map = self.map;
         let new = Pending::new(map.hash(&key), key, value);
         match map.raw.insert(self.tick(), new, true) {
-            // SAFETY: the replaced entry stays protected in the guard's entry
-            // slot until the next operation (which needs `&mut self`).
-            Inserted::Replaced(old) => Some(unsafe { &(*old).value }),
+            Inserted::Replaced(old) => Some(&old.value),
             _ => None,
         }
     }
@@ -1147,8 +1131,7 @@ where
         let map = self.map;
         let hash = map.hash(key);
         let old = map.raw.remove(self.tick(), hash, |k| k.borrow() == key)?;
-        // SAFETY: as in `insert`.
-        Some(unsafe { &(*old).value })
+        Some(&old.value)
     }
 
     /// As [`HashMap::update`].
@@ -1185,20 +1168,9 @@ where
     pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &V {
         let map = self.map;
         let hash = map.hash(&key);
-        let g = self.tick();
-        let e = match map.raw.probe(g, hash, |k| *k == key).entry() {
-            Some(e) => e,
-            None => match map.raw.insert(g, Pending::new(hash, key, make()), false) {
-                Inserted::New(e) => e,
-                Inserted::Existing(e, rejected) => {
-                    drop(rejected);
-                    e
-                }
-                Inserted::Replaced(_) => unreachable!("insert without replace"),
-            },
-        };
-        // SAFETY: as in `insert`.
-        unsafe { &(*e).value }
+        &map.raw
+            .get_or_insert_with(self.tick(), hash, key, make)
+            .value
     }
 }
 
