@@ -429,24 +429,24 @@ fn panicking_hash<R: Reclaim + Default>(mk: fn() -> R) {
             Box::new(|| ignore(map.get_or_insert_with(bad(), bad))),
         ),
         (
-            "pin().get",
-            Box::new(|| ignore(map.pin().get(&bad()).is_some())),
+            "handle().get",
+            Box::new(|| ignore(map.handle().get(&bad()).is_some())),
         ),
         (
-            "pin().insert",
-            Box::new(|| ignore(map.pin().insert(bad(), bad()).is_some())),
+            "handle().insert",
+            Box::new(|| ignore(map.handle().insert(bad(), bad()).is_some())),
         ),
         (
-            "pin().remove",
-            Box::new(|| ignore(map.pin().remove(&bad()).is_some())),
+            "handle().remove",
+            Box::new(|| ignore(map.handle().remove(&bad()).is_some())),
         ),
         (
-            "pin().update",
-            Box::new(|| ignore(map.pin().update(&bad(), Thing::clone))),
+            "handle().update",
+            Box::new(|| ignore(map.handle().update(&bad(), Thing::clone))),
         ),
         (
-            "pin().get_or_insert_with",
-            Box::new(|| ignore(map.pin().get_or_insert_with(bad(), bad).id)),
+            "handle().get_or_insert_with",
+            Box::new(|| ignore(map.handle().get_or_insert_with(bad(), bad).id)),
         ),
         (
             "extend",
@@ -497,20 +497,20 @@ fn panicking_eq<R: Reclaim>(mk: fn() -> R) {
             Box::new(|| ignore(map.get_or_insert_with(absent(), absent))),
         ),
         (
-            "pin().get",
-            Box::new(|| ignore(map.pin().get(&absent()).is_some())),
+            "handle().get",
+            Box::new(|| ignore(map.handle().get(&absent()).is_some())),
         ),
         (
-            "pin().insert",
-            Box::new(|| ignore(map.pin().insert(absent(), absent()).is_some())),
+            "handle().insert",
+            Box::new(|| ignore(map.handle().insert(absent(), absent()).is_some())),
         ),
         (
-            "pin().remove",
-            Box::new(|| ignore(map.pin().remove(&absent()).is_some())),
+            "handle().remove",
+            Box::new(|| ignore(map.handle().remove(&absent()).is_some())),
         ),
         (
-            "pin().get_or_insert_with",
-            Box::new(|| ignore(map.pin().get_or_insert_with(absent(), absent).id)),
+            "handle().get_or_insert_with",
+            Box::new(|| ignore(map.handle().get_or_insert_with(absent(), absent).id)),
         ),
     ];
     for (name, op) in &ops {
@@ -537,7 +537,9 @@ fn panicking_clone<R: Reclaim>(mk: fn() -> R) {
     let msg = traps.expect_panic(clone, || map.update(&traps.thing(BAD), |v| v.clone()));
     assert_eq!(msg, "clone 13");
     assert_consistent(&map, &traps, &model);
-    let msg = traps.expect_panic(clone, || map.pin().update(&traps.thing(BAD), Thing::clone));
+    let msg = traps.expect_panic(clone, || {
+        map.handle().update(&traps.thing(BAD), Thing::clone)
+    });
     assert_eq!(msg, "clone 13");
     assert_consistent(&map, &traps, &model);
     #[cfg(feature = "rayon")]
@@ -563,14 +565,14 @@ fn panicking_closures<R: Reclaim>(mk: fn() -> R) {
     });
     expect("make", &mut || {
         let _ = map
-            .pin()
+            .handle()
             .get_or_insert_with(traps.thing(100), || panic!("make"));
     });
     expect("f", &mut || {
         ignore(map.update(&traps.thing(3), |_| panic!("f")))
     });
     expect("f", &mut || {
-        ignore(map.pin().update(&traps.thing(3), |_| panic!("f")))
+        ignore(map.handle().update(&traps.thing(3), |_| panic!("f")))
     });
     // `update`'s closure may run again after a concurrent change; a panic
     // in a later run is the same.

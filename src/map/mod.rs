@@ -65,8 +65,9 @@
 //! hazard record per live `Ref`, protecting that entry only (not the table
 //! it was found in: a held `Ref` does not keep tables retired by growth
 //! alive). An [`Iter`] protects each entry as it hands it out: it holds the
-//! records of the `Ref`s alive plus one. For loops, [`HashMap::pin`] gives a
-//! [`Pinned`] handle that reuses one guard. A panic in `K` or `V`'s `Drop`
+//! records of the `Ref`s alive plus one. For loops, [`HashMap::handle`]
+//! gives a [`MapHandle`] that reuses one guard (the [`Handle`] every
+//! structure has, with its refresh policy). A panic in `K` or `V`'s `Drop`
 //! while the reclaimer runs deferred drops aborts the process (see
 //! [`crate::reclaim`]).
 //!
@@ -133,7 +134,7 @@ use core::ops::Deref;
 use core::ptr::NonNull;
 use std::collections::hash_map::RandomState;
 
-use crate::reclaim::{Epoch, Guard, Reclaim};
+use crate::reclaim::{Epoch, Handle, Reclaim};
 use raw::{Entry, Inserted, Pending, RawMap};
 
 /// Default maximum load factor.
@@ -571,6 +572,28 @@ impl<K, V, S, R: Reclaim> HashMap<K, V, S, R> {
     pub fn reclaimer(&self) -> &R {
         &self.raw.reclaimer
     }
+
+    /// An amortized handle: one guard held across many operations,
+    /// refreshed every [`Handle::REFRESH_EVERY`] of them (call
+    /// [`refresh`](MapHandle::refresh) yourself between bursts). References
+    /// it returns live until its next operation. While a handle lives,
+    /// entries this thread could see are not reclaimed: drop it when the
+    /// loop ends. `!Send`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map = cds::HashMap::new();
+    /// let mut h = map.handle();
+    /// for i in 0..100 {
+    ///     h.insert(i, i);
+    /// }
+    /// assert_eq!(h.get(&7), Some(&7));
+    /// ```
+    #[inline]
+    pub fn handle(&self) -> MapHandle<'_, K, V, S, R> {
+        Handle::new(self, &self.raw.reclaimer)
+    }
 }
 
 impl<K, V, S, R> HashMap<K, V, S, R>
@@ -827,25 +850,21 @@ where
         Iter::new(self, 0, END)
     }
 
-    /// A handle reusing one guard for many operations (amortizes the epoch
-    /// pin or the hazard record); see [`Pinned`].
+    /// The former name of [`handle`](HashMap::handle).
     ///
     /// # Examples
     ///
     /// ```
+    /// # #![allow(deprecated)]
     /// let map = cds::HashMap::new();
     /// let mut h = map.pin();
-    /// for i in 0..100 {
-    ///     h.insert(i, i);
-    /// }
-    /// assert_eq!(h.get(&7), Some(&7));
+    /// h.insert(1, 1);
+    /// assert_eq!(h.get(&1), Some(&1));
     /// ```
-    pub fn pin(&self) -> Pinned<'_, K, V, S, R> {
-        Pinned {
-            map: self,
-            guard: self.raw.reclaimer.guard(),
-            ops: 0,
-        }
+    #[deprecated(note = "use `handle()`")]
+    #[inline]
+    pub fn pin(&self) -> MapHandle<'_, K, V, S, R> {
+        self.handle()
     }
 
     /// Checks the Robin Hood invariants (distances, order, fingerprints,
@@ -990,20 +1009,23 @@ impl<K, V, S, R: Reclaim> fmt::Debug for Iter<'_, K, V, S, R> {
     }
 }
 
-/// A handle on a [`HashMap`] that reuses one guard across operations
-/// (created by [`HashMap::pin`]). References it returns borrow the handle
-/// mutably, so at most one is alive at a time and the guard can be
-/// refreshed between operations (every 128 under the hood, so a long loop
-/// does not stall epoch reclamation).
+/// An amortized handle on a [`HashMap`], from [`HashMap::handle`]: one
+/// guard across many operations (see [`Handle`]). References it returns
+/// borrow the handle mutably, so at most one is alive at a time and the
+/// guard can be refreshed between operations (every
+/// [`REFRESH_EVERY`](Handle::REFRESH_EVERY) operations, reads and writes
+/// alike, so a long loop does not stall reclamation).
 ///
 /// # Examples
 ///
 /// ```
 /// let map = cds::HashMap::new();
-/// let mut h = map.pin();
+/// let mut h = map.handle();
 /// h.insert(1, 1);
 /// assert!(h.update(&1, |v| v + 1));
 /// assert_eq!(h.remove(&1), Some(&2));
+/// h.refresh();
+/// assert!(h.is_empty());
 /// ```
 ///
 /// At most one reference from a handle is alive at a time:
@@ -1012,7 +1034,7 @@ impl<K, V, S, R: Reclaim> fmt::Debug for Iter<'_, K, V, S, R> {
 /// let map = cds::HashMap::new();
 /// map.insert(1, 1);
 /// map.insert(2, 2);
-/// let mut h = map.pin();
+/// let mut h = map.handle();
 /// let a = h.get(&1);
 /// let b = h.get(&2);
 /// assert_ne!(a, b);
@@ -1020,39 +1042,48 @@ impl<K, V, S, R: Reclaim> fmt::Debug for Iter<'_, K, V, S, R> {
 ///
 /// Under `Epoch` a live handle keeps its thread pinned between operations:
 /// drop it when the loop is done.
-#[must_use]
-pub struct Pinned<'m, K, V, S, R: Reclaim> {
-    map: &'m HashMap<K, V, S, R>,
-    guard: R::Guard<'m>,
-    ops: u32,
-}
+pub type MapHandle<'m, K, V, S = RandomState, R = Epoch> = Handle<'m, HashMap<K, V, S, R>, R>;
 
-impl<K, V, S, R: Reclaim> fmt::Debug for Pinned<'_, K, V, S, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pinned")
-            .field("ops", &self.ops)
-            .finish_non_exhaustive()
+/// The former name of [`MapHandle`].
+#[deprecated(note = "use `MapHandle`")]
+pub type Pinned<'m, K, V, S = RandomState, R = Epoch> = MapHandle<'m, K, V, S, R>;
+
+impl<K, V, S, R: Reclaim> Handle<'_, HashMap<K, V, S, R>, R> {
+    /// As [`HashMap::len`], on the handle's guard.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map = cds::HashMap::new();
+    /// map.insert(1, 2);
+    /// assert_eq!(map.handle().len(), 1);
+    /// ```
+    #[inline]
+    pub fn len(&mut self) -> usize {
+        self.op(|map, g| map.raw.len(g))
+    }
+
+    /// As [`HashMap::is_empty`], on the handle's guard.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map = cds::HashMap::<u8, u8>::new();
+    /// assert!(map.handle().is_empty());
+    /// ```
+    #[inline]
+    pub fn is_empty(&mut self) -> bool {
+        self.len() == 0
     }
 }
 
-impl<'m, K, V, S, R> Pinned<'m, K, V, S, R>
+impl<K, V, S, R> Handle<'_, HashMap<K, V, S, R>, R>
 where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher,
     R: Reclaim,
 {
-    /// Counts an operation; refreshes the guard every 128. No reference
-    /// from an earlier operation is alive (they borrow `self` mutably).
-    #[inline]
-    fn tick(&mut self) -> &mut R::Guard<'m> {
-        self.ops = self.ops.wrapping_add(1);
-        if self.ops % 128 == 0 {
-            self.guard.refresh();
-        }
-        &mut self.guard
-    }
-
     /// As [`HashMap::get`]; the reference lives until the next operation.
     ///
     /// # Examples
@@ -1060,7 +1091,7 @@ where
     /// ```
     /// let map = cds::HashMap::new();
     /// map.insert(1, 2);
-    /// assert_eq!(map.pin().get(&1), Some(&2));
+    /// assert_eq!(map.handle().get(&1), Some(&2));
     /// ```
     #[inline]
     pub fn get<Q>(&mut self, key: &Q) -> Option<&V>
@@ -1068,10 +1099,9 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let map = self.map;
+        let (map, g) = self.lend();
         let hash = map.hash(key);
-        let e = map.raw.get(self.tick(), hash, |k| k.borrow() == key)?;
-        Some(&e.value)
+        Some(&map.raw.get(g, hash, |k| k.borrow() == key)?.value)
     }
 
     /// As [`HashMap::contains_key`].
@@ -1081,7 +1111,7 @@ where
     /// ```
     /// let map = cds::HashMap::new();
     /// map.insert(1, 2);
-    /// assert!(map.pin().contains_key(&1));
+    /// assert!(map.handle().contains_key(&1));
     /// ```
     #[inline]
     pub fn contains_key<Q>(&mut self, key: &Q) -> bool
@@ -1099,14 +1129,15 @@ where
     ///
     /// ```
     /// let map = cds::HashMap::new();
-    /// let mut h = map.pin();
+    /// let mut h = map.handle();
     /// assert_eq!(h.insert(1, 'a'), None);
     /// assert_eq!(h.insert(1, 'b'), Some(&'a'));
     /// ```
+    #[inline]
     pub fn insert(&mut self, key: K, value: V) -> Option<&V> {
-        let map = self.map;
+        let (map, g) = self.lend();
         let new = Pending::new(map.hash(&key), key, value);
-        match map.raw.insert(self.tick(), new, true) {
+        match map.raw.insert(g, new, true) {
             Inserted::Replaced(old) => Some(&old.value),
             _ => None,
         }
@@ -1119,19 +1150,19 @@ where
     ///
     /// ```
     /// let map = cds::HashMap::new();
-    /// let mut h = map.pin();
+    /// let mut h = map.handle();
     /// h.insert(1, 'a');
     /// assert_eq!(h.remove(&1), Some(&'a'));
     /// ```
+    #[inline]
     pub fn remove<Q>(&mut self, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let map = self.map;
+        let (map, g) = self.lend();
         let hash = map.hash(key);
-        let old = map.raw.remove(self.tick(), hash, |k| k.borrow() == key)?;
-        Some(&old.value)
+        Some(&map.raw.remove(g, hash, |k| k.borrow() == key)?.value)
     }
 
     /// As [`HashMap::update`].
@@ -1140,7 +1171,7 @@ where
     ///
     /// ```
     /// let map = cds::HashMap::new();
-    /// let mut h = map.pin();
+    /// let mut h = map.handle();
     /// h.insert(1, 1);
     /// assert!(h.update(&1, |v| v * 10));
     /// assert_eq!(h.get(&1), Some(&10));
@@ -1150,9 +1181,7 @@ where
         K: Borrow<Q> + Clone,
         Q: Hash + Eq + ?Sized,
     {
-        let map = self.map;
-        let hash = map.hash(key);
-        map.raw.update(self.tick(), hash, |k| k.borrow() == key, f)
+        self.op(|map, g| map.raw.update(g, map.hash(key), |k| k.borrow() == key, f))
     }
 
     /// As [`HashMap::get_or_insert_with`]; the reference lives until the
@@ -1162,15 +1191,13 @@ where
     ///
     /// ```
     /// let map = cds::HashMap::new();
-    /// let mut h = map.pin();
+    /// let mut h = map.handle();
     /// assert_eq!(*h.get_or_insert_with(1, || 5), 5);
     /// ```
     pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &V {
-        let map = self.map;
+        let (map, g) = self.lend();
         let hash = map.hash(&key);
-        &map.raw
-            .get_or_insert_with(self.tick(), hash, key, make)
-            .value
+        &map.raw.get_or_insert_with(g, hash, key, make).value
     }
 }
 
@@ -1271,7 +1298,7 @@ where
     /// assert_eq!(map.len(), 2);
     /// ```
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
-        let mut h = self.pin();
+        let mut h = self.handle();
         for (k, v) in iter {
             h.insert(k, v);
         }

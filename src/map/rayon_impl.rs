@@ -151,7 +151,7 @@ where
     S: BuildHasher + Sync,
     R: Reclaim,
 {
-    /// Inserts every pair in parallel, one [`pin`](HashMap::pin) handle per
+    /// Inserts every pair in parallel, one [`handle`](HashMap::handle) per
     /// rayon job.
     ///
     /// ```
@@ -163,7 +163,7 @@ where
     fn par_extend<I: IntoParallelIterator<Item = (K, V)>>(&mut self, par_iter: I) {
         let map: &HashMap<K, V, S, R> = self;
         par_iter.into_par_iter().for_each_init(
-            || map.pin(),
+            || map.handle(),
             |h, (k, v)| {
                 h.insert(k, v);
             },

@@ -2,6 +2,7 @@
 //! concurrent ones live in `tests/`).
 
 use super::*;
+use crate::reclaim::Hazard;
 use core::hash::{BuildHasher, Hasher};
 
 /// Runs a generic test body under Epoch and under a private Hazard domain
@@ -31,7 +32,7 @@ both!(
     grows_and_keeps_everything,
     overflowing_cluster_grows_the_tail,
     clear_iter_retain_update,
-    pinned_handle_refreshes,
+    handle_round_trip,
 );
 
 /// Not under miri: a spill needs more than 255 keys in one probe run, and
@@ -228,17 +229,76 @@ fn clear_iter_retain_update<R: Reclaim>(r: fn() -> R) {
     assert_eq!(map.iter().count(), 0);
 }
 
-fn pinned_handle_refreshes<R: Reclaim>(r: fn() -> R) {
+fn handle_round_trip<R: Reclaim>(r: fn() -> R) {
     let map = new_map(RandomState::new(), r);
-    let mut h = map.pin();
+    let mut h = map.handle();
+    assert!(h.is_empty());
     for i in 0..n(1000) as u64 {
-        h.insert(i, i);
+        assert_eq!(h.insert(i, i), None);
         assert_eq!(h.get(&i), Some(&i));
     }
-    assert_eq!(h.remove(&5), Some(&5));
+    assert_eq!(h.len(), n(1000));
+    assert_eq!(h.insert(5, 50), Some(&5));
+    assert!(h.update(&5, |v| v + 1));
+    assert_eq!(h.remove(&5), Some(&51));
+    assert!(!h.contains_key(&5));
     assert_eq!(*h.get_or_insert_with(5, || 6), 6);
+    assert_eq!(*h.get_or_insert_with(5, || unreachable!()), 6);
+    h.refresh();
+    assert_eq!(h.len(), n(1000));
     drop(h);
     map.check_invariants();
+}
+
+/// A map on a private Hazard domain (exact reclamation counts) holding key
+/// 1, and a handle whose guard protects that entry after a `get`; the entry
+/// is then removed through the map, so only the handle keeps it alive.
+fn handle_protecting_a_removed_entry(
+    map: &HashMap<u64, u64, RandomState, Hazard>,
+) -> MapHandle<'_, u64, u64, RandomState, Hazard> {
+    map.insert(1, 1);
+    let mut h = map.handle();
+    assert_eq!(h.get(&1), Some(&1));
+    assert!(map.remove(&1).is_some());
+    map.reclaimer().flush();
+    assert_eq!(map.reclaimer().stats().pending, 1, "the handle protects it");
+    h
+}
+
+/// `refresh` releases what the handle's guard protects.
+mod handle_refresh_releases {
+    use super::*;
+
+    #[test]
+    fn hazard() {
+        let map = new_map(RandomState::new(), Hazard::private);
+        let mut h = handle_protecting_a_removed_entry(&map);
+        h.refresh();
+        map.reclaimer().flush();
+        assert_eq!(map.reclaimer().stats().pending, 0);
+    }
+}
+
+/// Every operation through the handle counts toward its refresh, `len`
+/// and `is_empty` included: the `REFRESH_EVERY`th one releases the entry.
+mod handle_counts_every_operation {
+    use super::*;
+
+    #[test]
+    fn hazard() {
+        let map = new_map(RandomState::new(), Hazard::private);
+        let mut h = handle_protecting_a_removed_entry(&map);
+        // The `get` was the first operation.
+        let every = MapHandle::<u64, u64, RandomState, Hazard>::REFRESH_EVERY;
+        for _ in 1..every - 1 {
+            assert!(h.is_empty());
+        }
+        map.reclaimer().flush();
+        assert_eq!(map.reclaimer().stats().pending, 1, "no refresh yet");
+        assert_eq!(h.len(), 0);
+        map.reclaimer().flush();
+        assert_eq!(map.reclaimer().stats().pending, 0, "refreshed");
+    }
 }
 
 fn check_invariants_while_writing<R: Reclaim>(r: fn() -> R) {
