@@ -166,7 +166,9 @@ const DEFAULT_MAX_LOAD: f64 = 0.875;
 /// assert_eq!(*map.get(&205).unwrap(), 5);
 /// ```
 pub struct HashMap<K, V, S = RandomState, R: Reclaim = Epoch> {
-    raw: RawMap<K, V, R>,
+    /// The unsafe core (crate-visible for `testing::map` and the rayon
+    /// support in `external`).
+    pub(crate) raw: RawMap<K, V, R>,
     hasher: S,
     // The map owns entries (dropped on any thread: `Send` below asks for
     // `K, V: Send`) and shares `&K`/`&V` across threads (`Sync` asks for
@@ -865,19 +867,6 @@ where
     #[inline]
     pub fn pin(&self) -> MapHandle<'_, K, V, S, R> {
         self.handle()
-    }
-
-    /// Checks the Robin Hood invariants (distances, order, fingerprints,
-    /// per-segment counts) of the current table. For tests. Safe to call
-    /// while other threads use the map: it locks every segment while it
-    /// reads, so writers wait for it (readers do not) and its view is exact.
-    ///
-    /// # Panics
-    ///
-    /// With the broken invariant (after unlocking).
-    #[doc(hidden)]
-    pub fn check_invariants(&self) {
-        self.raw.check_invariants();
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::reclaim::Hazard;
+use crate::testing::map::check_invariants;
 use core::hash::{BuildHasher, Hasher};
 
 /// Runs a generic test body under Epoch and under a private Hazard domain
@@ -115,7 +116,7 @@ fn insert_get_remove_round_trip<R: Reclaim>(r: fn() -> R) {
     let map = new_map(RandomState::new(), r);
     for i in 0..n(1000) as u64 {
         assert!(map.insert(i, i * 2).is_none());
-        map.check_invariants();
+        check_invariants(&map);
     }
     for i in 0..n(1000) as u64 {
         assert_eq!(*map.get(&i).unwrap(), i * 2);
@@ -123,7 +124,7 @@ fn insert_get_remove_round_trip<R: Reclaim>(r: fn() -> R) {
     assert_eq!(map.len(), n(1000));
     for i in (0..n(1000) as u64).step_by(2) {
         assert_eq!(*map.remove(&i).unwrap(), i * 2);
-        map.check_invariants();
+        check_invariants(&map);
     }
     for i in 0..n(1000) as u64 {
         assert_eq!(map.contains_key(&i), i % 2 == 1);
@@ -139,11 +140,11 @@ fn collisions_shift_and_shift_back<R: Reclaim>(r: fn() -> R) {
     let keys: Vec<u64> = (1..=3).map(|t| at(1, log2, t)).collect();
     for &k in &keys {
         map.insert(k, k);
-        map.check_invariants();
+        check_invariants(&map);
     }
     assert_eq!(map.probe_stats().max_distance, 2);
     assert_eq!(*map.remove(&keys[0]).unwrap(), keys[0]);
-    map.check_invariants();
+    check_invariants(&map);
     assert_eq!(map.probe_stats().max_distance, 1);
     for &k in &keys[1..] {
         assert_eq!(*map.get(&k).unwrap(), k);
@@ -152,7 +153,7 @@ fn collisions_shift_and_shift_back<R: Reclaim>(r: fn() -> R) {
     let later = at(2, log2, 9);
     map.insert(later, 0);
     map.insert(at(1, log2, 7), 0);
-    map.check_invariants();
+    check_invariants(&map);
     assert!(map.contains_key(&later));
 }
 
@@ -172,7 +173,7 @@ fn grows_and_keeps_everything<R: Reclaim>(r: fn() -> R) {
         map.insert(i, i);
     }
     assert!(map.capacity() > cap0);
-    map.check_invariants();
+    check_invariants(&map);
     assert_eq!(map.len(), n(5000));
     for i in 0..n(5000) as u64 {
         assert_eq!(*map.get(&i).unwrap(), i);
@@ -201,7 +202,7 @@ fn overflowing_cluster_grows_the_tail<R: Reclaim>(r: fn() -> R) {
     for i in 0..count {
         map.insert(K(i), i);
     }
-    map.check_invariants();
+    check_invariants(&map);
     for i in 0..count {
         assert_eq!(*map.get(&K(i)).unwrap(), i);
     }
@@ -219,12 +220,12 @@ fn clear_iter_retain_update<R: Reclaim>(r: fn() -> R) {
     seen.sort_unstable();
     assert_eq!(seen, (0..n(300) as u32).collect::<Vec<_>>());
     map.retain(|k, _| k % 3 == 0);
-    map.check_invariants();
+    check_invariants(&map);
     assert_eq!(map.len(), n(300).div_ceil(3));
     assert!(map.update(&3, |v| v + 100));
     assert_eq!(map.get_cloned(&3), Some(103));
     map.clear();
-    map.check_invariants();
+    check_invariants(&map);
     assert!(map.is_empty());
     assert_eq!(map.iter().count(), 0);
 }
@@ -247,7 +248,7 @@ fn handle_round_trip<R: Reclaim>(r: fn() -> R) {
     h.refresh();
     assert_eq!(h.len(), n(1000));
     drop(h);
-    map.check_invariants();
+    check_invariants(&map);
 }
 
 /// A map on a private Hazard domain (exact reclamation counts) holding key
@@ -325,7 +326,7 @@ fn check_invariants_while_writing<R: Reclaim>(r: fn() -> R) {
         let mut checks = 0u32;
         loop {
             let last = done.load(Relaxed);
-            map.check_invariants();
+            check_invariants(&map);
             checks += 1;
             if last {
                 break checks;
@@ -333,7 +334,7 @@ fn check_invariants_while_writing<R: Reclaim>(r: fn() -> R) {
         }
     });
     assert!(checks >= 1);
-    map.check_invariants();
+    check_invariants(&map);
     assert_eq!(map.len(), keys as usize);
     for k in 0..keys {
         assert_eq!(map.get_cloned(&k), Some(rounds - 1));
@@ -361,7 +362,7 @@ fn every_key_alike_spills<R: Reclaim>(r: fn() -> R) {
     for i in 0..n {
         assert!(map.insert(K(i), i).is_none());
     }
-    map.check_invariants();
+    check_invariants(&map);
     let s = map.probe_stats();
     assert_eq!((s.len, s.max_distance), (n as usize, 255));
     assert_eq!(s.spilled, n as usize - 256);
@@ -372,7 +373,7 @@ fn every_key_alike_spills<R: Reclaim>(r: fn() -> R) {
     assert!(map.update(&K(n - 2), |v| v + 1));
     assert_eq!(*map.remove(&K(n - 3)).unwrap(), n - 3);
     assert_eq!(*map.remove(&K(0)).unwrap(), 0); // from the run
-    map.check_invariants();
+    check_invariants(&map);
     assert_eq!(map.get_cloned(&K(n - 1)), Some(7));
     assert_eq!(map.get_cloned(&K(n - 2)), Some(n - 1));
     assert!(!map.contains_key(&K(n - 3)) && !map.contains_key(&K(0)));
@@ -382,6 +383,6 @@ fn every_key_alike_spills<R: Reclaim>(r: fn() -> R) {
     let want: Vec<u32> = (1..n).filter(|&i| i != n - 3).collect();
     assert_eq!(keys, want);
     map.clear();
-    map.check_invariants();
+    check_invariants(&map);
     assert!(map.is_empty() && map.probe_stats().spilled == 0);
 }
