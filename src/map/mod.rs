@@ -871,7 +871,7 @@ where
 }
 
 /// The end of the hash space (exclusive), as a cursor.
-const END: u128 = 1 << 64;
+pub(crate) const END: u128 = 1 << 64;
 
 /// Iterator over a [`HashMap`]'s entries; see [`HashMap::iter`].
 ///
@@ -912,7 +912,9 @@ pub struct Iter<'m, K, V, S, R: Reclaim> {
 }
 
 impl<'m, K, V, S, R: Reclaim> Iter<'m, K, V, S, R> {
-    fn new(map: &'m HashMap<K, V, S, R>, cursor: u128, end: u128) -> Self {
+    /// An iterator over the entries whose hashes lie in `cursor..end`
+    /// (home boundaries of every table, as `snapshot_segment` needs).
+    pub(crate) fn new(map: &'m HashMap<K, V, S, R>, cursor: u128, end: u128) -> Self {
         Iter {
             map,
             cursor,
@@ -1293,9 +1295,6 @@ where
         }
     }
 }
-
-#[cfg(feature = "rayon")]
-mod rayon_impl;
 
 #[cfg(all(test, not(loom)))]
 mod tests;
