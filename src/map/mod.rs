@@ -12,7 +12,8 @@
 //! like any linear probing; Robin Hood shrinks the variance and the maximum
 //! and makes misses cheap. [`HashMap::probe_stats`] reports the figures.
 //!
-//! Concurrency, as in DESIGN.md §4 (details and proofs in `raw.rs`):
+//! Concurrency (details and proofs in `raw.rs`; the crate-wide rules for
+//! reclamation and locks are in ARCHITECTURE.md):
 //!
 //! - Slots hold tagged words (8-bit hash fingerprint, 8-bit probe distance,
 //!   48-bit address) pointing to **immutable** heap entries. An update
@@ -89,7 +90,7 @@
 //! table. The map exists on 64-bit targets only (tags live in a pointer's
 //! high bits).
 //!
-//! # Design decisions (beyond DESIGN.md §4)
+//! # Design decisions (beyond the outline above)
 //!
 //! - **Homes are the hash's top bits**, fingerprints its low 8 bits.
 //!   Doubling refines the prefix, so a hash range is a home range in every
