@@ -19,7 +19,7 @@ mod harness;
 #[allow(dead_code)]
 mod map;
 
-use map::{measure, BenchMap, CdsOp, CdsPinned, Mix, PapayaOp, MIXES};
+use map::{measure, BenchMap, CdsHandle, CdsOp, Mix, PapayaOp, MIXES};
 
 fn bench_one<M: BenchMap>(
     c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
@@ -57,7 +57,7 @@ fn maps(c: &mut Criterion) {
             );
             bench_one::<PapayaOp>(&mut g, "papaya::HashMap(pin/op)", mix, threads);
             bench_one::<CdsOp<Epoch>>(&mut g, "cds::HashMap<Epoch>", mix, threads);
-            bench_one::<CdsPinned>(&mut g, "cds::HashMap<Epoch>(pin)", mix, threads);
+            bench_one::<CdsHandle>(&mut g, "cds::HashMap<Epoch>(handle)", mix, threads);
             bench_one::<CdsOp<Hazard>>(&mut g, "cds::HashMap<Hazard>", mix, threads);
         }
         g.finish();

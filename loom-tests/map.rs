@@ -9,6 +9,7 @@
 use std::hash::{BuildHasher, Hasher};
 
 use cds::reclaim::{Epoch, Hazard, Reclaim};
+use cds::testing::map::check_invariants;
 use cds::HashMap;
 use loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use loom::sync::Arc;
@@ -76,7 +77,7 @@ fn insert_vs_get_across_shift<R: Reclaim>(m: Arc<Map<R>>) {
     assert_eq!(m.get(&at(2, 2)).map(|r| *r), Some(2));
     w.join().unwrap();
     assert_eq!(m.get(&at(1, 3)).map(|r| *r), Some(3));
-    m.check_invariants();
+    check_invariants(&m);
 }
 
 #[test]
@@ -98,7 +99,7 @@ fn remove_vs_get<R: Reclaim>(m: Arc<Map<R>>) {
         assert_eq!(*r, 1);
     }
     w.join().unwrap();
-    m.check_invariants();
+    check_invariants(&m);
 }
 
 #[test]
@@ -292,7 +293,7 @@ fn spill_inserts_one_key<R: Reclaim>(m: Arc<Map<R>>) {
     }
     assert_eq!(m.len(), 6);
     assert_eq!(m.probe_stats().spilled, 1);
-    m.check_invariants();
+    check_invariants(&m);
 }
 
 #[test]
@@ -314,7 +315,7 @@ fn spill_insert_vs_run_remove<R: Reclaim>(m: Arc<Map<R>>) {
     w.join().unwrap();
     assert_eq!(m.get(&k).map(|r| *r), Some(9));
     assert_eq!(m.len(), 5);
-    m.check_invariants();
+    check_invariants(&m);
 }
 
 #[test]
@@ -357,7 +358,7 @@ fn spill_witness_threshold_1() {
             );
         }
         w.join().unwrap();
-        m.check_invariants();
+        check_invariants(&m);
     });
 }
 
@@ -372,7 +373,7 @@ fn check_invariants_vs_writer<R: Reclaim>(m: Arc<Map<R>>) {
         m2.insert(at(1, 2), 3);
         m2.remove(&at(1, 1));
     });
-    m.check_invariants();
+    check_invariants(&m);
     w.join().unwrap();
     assert_eq!(m.get(&at(1, 2)).map(|r| *r), Some(3));
 }

@@ -22,6 +22,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 
 use cds::reclaim::{Epoch, Hazard, Reclaim};
+use cds::testing::map::check_invariants;
 use cds::HashMap;
 
 mod lin;
@@ -222,7 +223,7 @@ fn check<S: BuildHasher + Sync + Send, R: Reclaim>(
             linearizable(&events, &initial, 0),
             "round {round}: not linearizable: {events:#?}"
         );
-        map.check_invariants();
+        check_invariants(map);
         overlapped += usize::from(overlapping(&events));
     }
     overlapped

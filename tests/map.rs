@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Barrier};
 
 use cds::reclaim::{Epoch, Reclaim};
+use cds::testing::map::check_invariants;
 use cds::HashMap;
 
 #[macro_use]
@@ -88,7 +89,7 @@ fn basic_ops<R: Reclaim>(mk: fn() -> R) {
     assert_eq!(*map.get_or_insert_with(7, || 1), 1);
     map.retain(|k, _| k % 2 == 1);
     assert_eq!(map.len(), scaled(2000) / 2);
-    map.check_invariants();
+    check_invariants(&map);
     let mut keys: Vec<u64> = map.iter().map(|r| *r.key()).collect();
     keys.sort_unstable();
     assert_eq!(
@@ -99,7 +100,7 @@ fn basic_ops<R: Reclaim>(mk: fn() -> R) {
     );
     map.clear();
     assert!(map.is_empty());
-    map.check_invariants();
+    check_invariants(&map);
 }
 
 fn borrow_lookups<R: Reclaim>(mk: fn() -> R) {
@@ -170,7 +171,7 @@ fn assert_contents<R: Reclaim>(
     map: &HashMap<Touchy, u64, RandomState, R>,
     expect: impl Iterator<Item = u64>,
 ) {
-    map.check_invariants();
+    check_invariants(map);
     let mut got: Vec<(u64, u64)> = map.iter().map(|r| (r.key().0, *r)).collect();
     got.sort_unstable();
     let want: Vec<(u64, u64)> = expect.map(|k| (k, k)).collect();
@@ -244,7 +245,7 @@ fn panicking_closures_leave_map_consistent<R: Reclaim>(mk: fn() -> R) {
         })))
         .is_err()
     );
-    map.check_invariants();
+    check_invariants(&map);
     assert_eq!(map.len(), 50);
     for i in 0..50 {
         assert_eq!(map.get(&i).unwrap().0, i);
@@ -285,7 +286,7 @@ fn stress_disjoint_keys<R: Reclaim>(mk: fn() -> R) {
             });
         }
     });
-    map.check_invariants();
+    check_invariants(&map);
     let expect: Vec<u64> = (0..per * t).filter(|k| k % 3 != 0).collect();
     let mut got: Vec<u64> = map.iter().map(|r| *r.key()).collect();
     got.sort_unstable();
@@ -312,7 +313,7 @@ fn stress_overlapping_keys<R: Reclaim>(mk: fn() -> R) {
             });
         }
     });
-    map.check_invariants();
+    check_invariants(&map);
     assert_eq!(map.len(), keys as usize / 2);
     for k in 0..keys {
         assert_eq!(map.contains_key(&k), k % 2 == 0);
@@ -443,7 +444,7 @@ fn with_reclaimer_and_max_load() {
         map.insert(i, i);
     }
     assert!(map.probe_stats().load_factor <= 0.5);
-    map.check_invariants();
+    check_invariants(&map);
 }
 
 #[test]
@@ -470,7 +471,7 @@ fn all_colliding_hasher() {
     for i in (0..150).step_by(3) {
         map.remove(&i);
     }
-    map.check_invariants();
+    check_invariants(&map);
     for i in 0..150 {
         assert_eq!(map.get(&i).map(|r| *r), (i % 3 != 0).then_some(i));
     }
@@ -525,7 +526,7 @@ fn long_stress_body<R: Reclaim>(mk: fn() -> R, run_for: std::time::Duration) {
     for k in 0..stable {
         assert_eq!(*map.get(&(k << 32)).unwrap(), k);
     }
-    map.check_invariants();
+    check_invariants(&map);
 }
 
 #[test]
@@ -551,7 +552,7 @@ fn private_hazard_domain_frees_everything() {
                 });
             }
         });
-        map.check_invariants();
+        check_invariants(&map);
     }
     // Map dropped (live entries freed at once), then the private domain
     // (everything retired freed): every value dropped exactly once.
@@ -650,7 +651,7 @@ fn held_ref_does_not_keep_tables<R: Reclaim>(r: R, records: fn(&R) -> Option<usi
     }
     assert_eq!((*held.key(), *held), (0, 7));
     drop(held);
-    map.check_invariants();
+    check_invariants(&map);
 }
 
 fn iter_holds_a_record_per_live_ref_only<R: Reclaim>(r: R, records: fn(&R) -> Option<usize>) {
@@ -717,5 +718,5 @@ fn iter_during_churn_yields_stable_keys_once<R: Reclaim>(mk: fn() -> R) {
         }
         done.store(true, Relaxed);
     });
-    map.check_invariants();
+    check_invariants(&map);
 }

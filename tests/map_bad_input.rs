@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
 use cds::reclaim::Reclaim;
+use cds::testing::map::check_invariants;
 use cds::HashMap;
 
 #[macro_use]
@@ -166,7 +167,7 @@ fn assert_consistent<S: BuildHasher, R: Reclaim>(
     traps: &Arc<Traps>,
     model: &BTreeMap<u64, u64>,
 ) {
-    map.check_invariants();
+    check_invariants(map);
     let mut got: Vec<(u64, u64)> = map.iter().map(|r| (r.key().id, r.value().id)).collect();
     got.sort_unstable();
     let want: Vec<(u64, u64)> = model.iter().map(|(&k, &v)| (k, v)).collect();
@@ -207,7 +208,7 @@ fn zero_and_maximal_capacities<R: Reclaim>(mk: fn() -> R) {
         map.insert(k, k);
     }
     assert_eq!(map.len(), 100);
-    map.check_invariants();
+    check_invariants(&map);
     // Past the largest table: a clear panic, before any allocation.
     let too_big = (1usize << 40) / 8 * 7 + 1;
     for cap in [usize::MAX, usize::MAX / 2, too_big] {
@@ -267,7 +268,7 @@ fn max_load_out_of_range<R: Reclaim>(mk: fn() -> R) {
         // measured over 900 fills of this size).
         let load = map.probe_stats().load_factor;
         assert!(load <= ok + 0.05, "{ok}: {load}");
-        map.check_invariants();
+        check_invariants(&map);
     }
     // On a non-empty map: a clear panic, and the map's entries are dropped.
     let traps = Traps::new();
@@ -432,24 +433,24 @@ fn panicking_hash<R: Reclaim + Default>(mk: fn() -> R) {
             Box::new(|| ignore(map.get_or_insert_with(bad(), bad))),
         ),
         (
-            "pin().get",
-            Box::new(|| ignore(map.pin().get(&bad()).is_some())),
+            "handle().get",
+            Box::new(|| ignore(map.handle().get(&bad()).is_some())),
         ),
         (
-            "pin().insert",
-            Box::new(|| ignore(map.pin().insert(bad(), bad()).is_some())),
+            "handle().insert",
+            Box::new(|| ignore(map.handle().insert(bad(), bad()).is_some())),
         ),
         (
-            "pin().remove",
-            Box::new(|| ignore(map.pin().remove(&bad()).is_some())),
+            "handle().remove",
+            Box::new(|| ignore(map.handle().remove(&bad()).is_some())),
         ),
         (
-            "pin().update",
-            Box::new(|| ignore(map.pin().update(&bad(), Thing::clone))),
+            "handle().update",
+            Box::new(|| ignore(map.handle().update(&bad(), Thing::clone))),
         ),
         (
-            "pin().get_or_insert_with",
-            Box::new(|| ignore(map.pin().get_or_insert_with(bad(), bad).id)),
+            "handle().get_or_insert_with",
+            Box::new(|| ignore(map.handle().get_or_insert_with(bad(), bad).id)),
         ),
         (
             "extend",
@@ -500,20 +501,20 @@ fn panicking_eq<R: Reclaim>(mk: fn() -> R) {
             Box::new(|| ignore(map.get_or_insert_with(absent(), absent))),
         ),
         (
-            "pin().get",
-            Box::new(|| ignore(map.pin().get(&absent()).is_some())),
+            "handle().get",
+            Box::new(|| ignore(map.handle().get(&absent()).is_some())),
         ),
         (
-            "pin().insert",
-            Box::new(|| ignore(map.pin().insert(absent(), absent()).is_some())),
+            "handle().insert",
+            Box::new(|| ignore(map.handle().insert(absent(), absent()).is_some())),
         ),
         (
-            "pin().remove",
-            Box::new(|| ignore(map.pin().remove(&absent()).is_some())),
+            "handle().remove",
+            Box::new(|| ignore(map.handle().remove(&absent()).is_some())),
         ),
         (
-            "pin().get_or_insert_with",
-            Box::new(|| ignore(map.pin().get_or_insert_with(absent(), absent).id)),
+            "handle().get_or_insert_with",
+            Box::new(|| ignore(map.handle().get_or_insert_with(absent(), absent).id)),
         ),
     ];
     for (name, op) in &ops {
@@ -540,7 +541,9 @@ fn panicking_clone<R: Reclaim>(mk: fn() -> R) {
     let msg = traps.expect_panic(clone, || map.update(&traps.thing(BAD), |v| v.clone()));
     assert_eq!(msg, "clone 13");
     assert_consistent(&map, &traps, &model);
-    let msg = traps.expect_panic(clone, || map.pin().update(&traps.thing(BAD), Thing::clone));
+    let msg = traps.expect_panic(clone, || {
+        map.handle().update(&traps.thing(BAD), Thing::clone)
+    });
     assert_eq!(msg, "clone 13");
     assert_consistent(&map, &traps, &model);
     #[cfg(feature = "rayon")]
@@ -566,14 +569,14 @@ fn panicking_closures<R: Reclaim>(mk: fn() -> R) {
     });
     expect("make", &mut || {
         let _ = map
-            .pin()
+            .handle()
             .get_or_insert_with(traps.thing(100), || panic!("make"));
     });
     expect("f", &mut || {
         ignore(map.update(&traps.thing(3), |_| panic!("f")))
     });
     expect("f", &mut || {
-        ignore(map.pin().update(&traps.thing(3), |_| panic!("f")))
+        ignore(map.handle().update(&traps.thing(3), |_| panic!("f")))
     });
     // `update`'s closure may run again after a concurrent change; a panic
     // in a later run is the same.
@@ -667,7 +670,7 @@ fn clear_child<R: Reclaim>(mk: fn() -> R) {
     map.clear(); // drops nothing here, or it would panic
                  // Few guards before the message: an epoch collection (every 128 pins)
                  // would run the deferred drop, and abort, before it.
-    map.check_invariants();
+    check_invariants(&map);
     assert!(map.is_empty() && map.iter().next().is_none());
     map.insert(traps.thing(1), traps.thing(2));
     assert_eq!(map.len(), 1);

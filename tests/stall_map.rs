@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cds::reclaim::Reclaim;
+use cds::testing::map::check_invariants;
 use cds::HashMap;
 
 #[macro_use]
@@ -159,7 +160,7 @@ fn insert_parked_mid_shift<R: Reclaim>(mk: fn() -> R) {
     for &k in &keys {
         map.insert(k, k);
     }
-    map.check_invariants();
+    check_invariants(&map);
     park_at("map.shift.mid");
     // A fourth home-10 key steals slot 13 and shifts 13..=15 to 14..=16.
     let new = at(10, 4);
@@ -174,7 +175,7 @@ fn insert_parked_mid_shift<R: Reclaim>(mk: fn() -> R) {
         writer.join().unwrap();
     });
     cds::hooks::clear("map.shift.mid");
-    map.check_invariants();
+    check_invariants(&map);
     for &k in keys.iter().chain([&new]) {
         assert_eq!(*map.get(&k).unwrap(), k);
     }
@@ -200,7 +201,7 @@ fn remove_parked_mid_shift<R: Reclaim>(mk: fn() -> R) {
         assert_eq!(writer.join().unwrap(), Some(keys[0]));
     });
     cds::hooks::clear("map.shift.mid");
-    map.check_invariants();
+    check_invariants(&map);
     assert!(!map.contains_key(&keys[0]));
     for &k in &keys[1..] {
         assert_eq!(*map.get(&k).unwrap(), k);
@@ -275,7 +276,7 @@ fn growth_parked_mid_copy<R: Reclaim>(mk: fn() -> R) {
     });
     cds::hooks::clear("map.grow.mid_copy");
     assert!(map.probe_stats().home_slots > 64);
-    map.check_invariants();
+    check_invariants(&map);
     for i in 0..limit {
         assert_eq!(*map.get(&key(i)).unwrap(), i);
     }
@@ -314,7 +315,7 @@ fn check_invariants_parked_keeps_its_entry<R: Reclaim>(mk: fn() -> R) {
         let release = ReleaseOnDrop;
         let checker = s.spawn(|| {
             STALL_ME.with(|f| f.set(true));
-            map.check_invariants();
+            check_invariants(&map);
         });
         wait_parked();
         let writer = s.spawn(|| {
@@ -335,7 +336,7 @@ fn check_invariants_parked_keeps_its_entry<R: Reclaim>(mk: fn() -> R) {
         writer.join().unwrap();
     });
     cds::hooks::clear("map.check.entry");
-    map.check_invariants();
+    check_invariants(&map);
     let deadline = Instant::now() + Duration::from_secs(20);
     while drops.load(SeqCst) != 1 {
         assert!(

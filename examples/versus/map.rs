@@ -214,8 +214,8 @@ impl BenchMap for PapayaBatch {
 
 /// Ours, one guard per operation.
 pub struct CdsOp<R: cds::reclaim::Reclaim>(cds::HashMap<u64, u64, RandomState, R>);
-/// Ours through the amortized handle (`pin()`, one per thread).
-pub struct CdsPinned(cds::HashMap<u64, u64, RandomState, Epoch>);
+/// Ours through the amortized handle (`handle()`, one per thread).
+pub struct CdsHandle(cds::HashMap<u64, u64, RandomState, Epoch>);
 
 impl<R: cds::reclaim::Reclaim + Default> BenchMap for CdsOp<R> {
     fn create() -> Self {
@@ -240,15 +240,15 @@ impl<R: cds::reclaim::Reclaim + Default> BenchMap for CdsOp<R> {
     }
 }
 
-impl BenchMap for CdsPinned {
+impl BenchMap for CdsHandle {
     fn create() -> Self {
-        CdsPinned(cds::HashMap::new())
+        CdsHandle(cds::HashMap::new())
     }
     fn prefill(&self, key: u64) {
         self.0.insert(key, key);
     }
     fn run(&self, ops: &[(Kind, u64)]) {
-        let mut h = self.0.pin();
+        let mut h = self.0.handle();
         for &(kind, key) in ops {
             match kind {
                 Kind::Get => drop(black_box(h.get(&key).copied())),
@@ -296,7 +296,9 @@ pub fn run(report: &mut Report) {
                     measure::<PapayaBatch>(mix, &s)
                 }),
                 Candidate::new("cds::HashMap<Epoch>", || measure::<CdsOp<Epoch>>(mix, &s)),
-                Candidate::new("cds::HashMap<Epoch>(pin)", || measure::<CdsPinned>(mix, &s)),
+                Candidate::new("cds::HashMap<Epoch>(handle)", || {
+                    measure::<CdsHandle>(mix, &s)
+                }),
                 Candidate::new("cds::HashMap<Hazard>", || measure::<CdsOp<Hazard>>(mix, &s)),
             ];
             report.cell("map", mix.name, threads, ops, &mut cands);

@@ -3,3 +3,5 @@
 
 #[cfg(feature = "rayon")]
 pub(crate) mod rayon;
+#[cfg(all(feature = "rayon", target_pointer_width = "64"))]
+pub(crate) mod rayon_map;

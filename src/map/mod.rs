@@ -12,7 +12,8 @@
 //! like any linear probing; Robin Hood shrinks the variance and the maximum
 //! and makes misses cheap. [`HashMap::probe_stats`] reports the figures.
 //!
-//! Concurrency, as in DESIGN.md §4 (details and proofs in `raw.rs`):
+//! Concurrency (details and proofs in `raw.rs`; the crate-wide rules for
+//! reclamation and locks are in ARCHITECTURE.md):
 //!
 //! - Slots hold tagged words (8-bit hash fingerprint, 8-bit probe distance,
 //!   48-bit address) pointing to **immutable** heap entries. An update
@@ -65,8 +66,9 @@
 //! hazard record per live `Ref`, protecting that entry only (not the table
 //! it was found in: a held `Ref` does not keep tables retired by growth
 //! alive). An [`Iter`] protects each entry as it hands it out: it holds the
-//! records of the `Ref`s alive plus one. For loops, [`HashMap::pin`] gives a
-//! [`Pinned`] handle that reuses one guard. A panic in `K` or `V`'s `Drop`
+//! records of the `Ref`s alive plus one. For loops, [`HashMap::handle`]
+//! gives a [`MapHandle`] that reuses one guard (the [`Handle`] every
+//! structure has, with its refresh policy). A panic in `K` or `V`'s `Drop`
 //! while the reclaimer runs deferred drops aborts the process (see
 //! [`crate::reclaim`]).
 //!
@@ -88,7 +90,7 @@
 //! table. The map exists on 64-bit targets only (tags live in a pointer's
 //! high bits).
 //!
-//! # Design decisions (beyond DESIGN.md §4)
+//! # Design decisions (beyond the outline above)
 //!
 //! - **Homes are the hash's top bits**, fingerprints its low 8 bits.
 //!   Doubling refines the prefix, so a hash range is a home range in every
@@ -133,7 +135,7 @@ use core::ops::Deref;
 use core::ptr::NonNull;
 use std::collections::hash_map::RandomState;
 
-use crate::reclaim::{Epoch, Guard, Reclaim};
+use crate::reclaim::{Epoch, Handle, Reclaim};
 use raw::{Entry, Inserted, Pending, RawMap};
 
 /// Default maximum load factor.
@@ -165,7 +167,9 @@ const DEFAULT_MAX_LOAD: f64 = 0.875;
 /// assert_eq!(*map.get(&205).unwrap(), 5);
 /// ```
 pub struct HashMap<K, V, S = RandomState, R: Reclaim = Epoch> {
-    raw: RawMap<K, V, R>,
+    /// The unsafe core (crate-visible for `testing::map` and the rayon
+    /// support in `external`).
+    pub(crate) raw: RawMap<K, V, R>,
     hasher: S,
     // The map owns entries (dropped on any thread: `Send` below asks for
     // `K, V: Send`) and shares `&K`/`&V` across threads (`Sync` asks for
@@ -239,12 +243,14 @@ impl<'m, K, V, R: Reclaim> Ref<'m, K, V, R> {
     ///
     /// # Safety
     ///
-    /// 1. `entry` is non-null and protected by `guard` (in `ENTRY_SLOT`)
-    ///    until the guard drops.
-    unsafe fn new(mut guard: R::Guard<'m>, entry: *mut Entry<K, V>) -> Self {
+    /// 1. `entry` is protected by `guard`'s entry slot, and stays so until
+    ///    the guard drops (nothing else uses the guard meanwhile).
+    unsafe fn new(mut guard: R::Guard<'m>, entry: NonNull<Entry<K, V>>) -> Self {
         raw::release_table(&mut guard);
-        // SAFETY: precondition 1 (forwarded).
-        unsafe { Self::wrap(guard, entry) }
+        Ref {
+            _guard: guard,
+            entry,
+        }
     }
 
     /// Wraps an entry protected by `guard`'s entry slot; `guard` protects
@@ -252,8 +258,8 @@ impl<'m, K, V, R: Reclaim> Ref<'m, K, V, R> {
     ///
     /// # Safety
     ///
-    /// 1. `entry` is non-null and protected by `guard` (in `ENTRY_SLOT`)
-    ///    until the guard drops.
+    /// 1. `entry` is non-null and protected by `guard`'s entry slot until
+    ///    the guard drops (nothing else uses the guard meanwhile).
     unsafe fn wrap(guard: R::Guard<'m>, entry: *mut Entry<K, V>) -> Self {
         // SAFETY: precondition 1 (non-null).
         let entry = unsafe { NonNull::new_unchecked(entry) };
@@ -569,6 +575,28 @@ impl<K, V, S, R: Reclaim> HashMap<K, V, S, R> {
     pub fn reclaimer(&self) -> &R {
         &self.raw.reclaimer
     }
+
+    /// An amortized handle: one guard held across many operations,
+    /// refreshed every [`Handle::REFRESH_EVERY`] of them (call
+    /// [`refresh`](MapHandle::refresh) yourself between bursts). References
+    /// it returns live until its next operation. While a handle lives,
+    /// entries this thread could see are not reclaimed: drop it when the
+    /// loop ends. `!Send`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map = cds::HashMap::new();
+    /// let mut h = map.handle();
+    /// for i in 0..100 {
+    ///     h.insert(i, i);
+    /// }
+    /// assert_eq!(h.get(&7), Some(&7));
+    /// ```
+    #[inline]
+    pub fn handle(&self) -> MapHandle<'_, K, V, S, R> {
+        Handle::new(self, &self.raw.reclaimer)
+    }
 }
 
 impl<K, V, S, R> HashMap<K, V, S, R>
@@ -603,14 +631,14 @@ where
     /// ```
     pub fn insert(&self, key: K, value: V) -> Option<Ref<'_, K, V, R>> {
         let mut g = self.raw.reclaimer.guard();
-        match self
-            .raw
-            .insert(&mut g, Pending::new(self.hash(&key), key, value), true)
-        {
-            // SAFETY: a replaced entry stays protected in `g`'s entry slot.
-            Inserted::Replaced(old) => Some(unsafe { Ref::new(g, old) }),
-            _ => None,
-        }
+        let new = Pending::new(self.hash(&key), key, value);
+        let Inserted::Replaced(old) = self.raw.insert(&mut g, new, true) else {
+            return None;
+        };
+        let old = NonNull::from(old);
+        // SAFETY: a replaced entry stays protected in `g`'s entry slot, and
+        // the `Ref` owns `g` from now on.
+        Some(unsafe { Ref::new(g, old) })
     }
 
     /// The entry of `key`, protected by the returned [`Ref`].
@@ -630,11 +658,12 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let mut g = self.raw.reclaimer.guard();
-        let e = self
-            .raw
-            .probe(&mut g, self.hash(key), |k| k.borrow() == key)
-            .entry()?;
-        // SAFETY: a hit is protected in `g`'s entry slot.
+        let e = NonNull::from(
+            self.raw
+                .get(&mut g, self.hash(key), |k| k.borrow() == key)?,
+        );
+        // SAFETY: a hit is protected in `g`'s entry slot, and the `Ref`
+        // owns `g` from now on.
         Some(unsafe { Ref::new(g, e) })
     }
 
@@ -676,11 +705,9 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let mut g = self.raw.reclaimer.guard();
-        !self
-            .raw
-            .probe(&mut g, self.hash(key), |k| k.borrow() == key)
-            .word
-            .is_null()
+        self.raw
+            .get(&mut g, self.hash(key), |k| k.borrow() == key)
+            .is_some()
     }
 
     /// Removes `key`; returns its entry (valid through the [`Ref`]).
@@ -702,7 +729,9 @@ where
         let old = self
             .raw
             .remove(&mut g, self.hash(key), |k| k.borrow() == key)?;
-        // SAFETY: the removed entry stays protected in `g`'s entry slot.
+        let old = NonNull::from(old);
+        // SAFETY: the removed entry stays protected in `g`'s entry slot, and
+        // the `Ref` owns `g` from now on.
         Some(unsafe { Ref::new(g, old) })
     }
 
@@ -727,22 +756,10 @@ where
     pub fn get_or_insert_with(&self, key: K, make: impl FnOnce() -> V) -> Ref<'_, K, V, R> {
         let mut g = self.raw.reclaimer.guard();
         let hash = self.hash(&key);
-        if let Some(e) = self.raw.probe(&mut g, hash, |k| *k == key).entry() {
-            // SAFETY: a hit is protected in `g`'s entry slot.
-            return unsafe { Ref::new(g, e) };
-        }
-        let new = Pending::new(hash, key, make());
-        match self.raw.insert(&mut g, new, false) {
-            // SAFETY: `insert` without replace leaves the linked (new or
-            // existing) entry protected in `g`'s entry slot.
-            Inserted::New(e) => unsafe { Ref::new(g, e) },
-            Inserted::Existing(e, rejected) => {
-                drop(rejected);
-                // SAFETY: as above.
-                unsafe { Ref::new(g, e) }
-            }
-            Inserted::Replaced(_) => unreachable!("insert without replace"),
-        }
+        let e = NonNull::from(self.raw.get_or_insert_with(&mut g, hash, key, make));
+        // SAFETY: the entry (found or linked) is protected in `g`'s entry
+        // slot, and the `Ref` owns `g` from now on.
+        unsafe { Ref::new(g, e) }
     }
 
     /// Replaces the value of `key` by `f(&old)`, atomically per key; false
@@ -836,43 +853,26 @@ where
         Iter::new(self, 0, END)
     }
 
-    /// A handle reusing one guard for many operations (amortizes the epoch
-    /// pin or the hazard record); see [`Pinned`].
+    /// The former name of [`handle`](HashMap::handle).
     ///
     /// # Examples
     ///
     /// ```
+    /// # #![allow(deprecated)]
     /// let map = cds::HashMap::new();
     /// let mut h = map.pin();
-    /// for i in 0..100 {
-    ///     h.insert(i, i);
-    /// }
-    /// assert_eq!(h.get(&7), Some(&7));
+    /// h.insert(1, 1);
+    /// assert_eq!(h.get(&1), Some(&1));
     /// ```
-    pub fn pin(&self) -> Pinned<'_, K, V, S, R> {
-        Pinned {
-            map: self,
-            guard: self.raw.reclaimer.guard(),
-            ops: 0,
-        }
-    }
-
-    /// Checks the Robin Hood invariants (distances, order, fingerprints,
-    /// per-segment counts) of the current table. For tests. Safe to call
-    /// while other threads use the map: it locks every segment while it
-    /// reads, so writers wait for it (readers do not) and its view is exact.
-    ///
-    /// # Panics
-    ///
-    /// With the broken invariant (after unlocking).
-    #[doc(hidden)]
-    pub fn check_invariants(&self) {
-        self.raw.check_invariants(&mut self.raw.reclaimer.guard());
+    #[deprecated(note = "use `handle()`")]
+    #[inline]
+    pub fn pin(&self) -> MapHandle<'_, K, V, S, R> {
+        self.handle()
     }
 }
 
 /// The end of the hash space (exclusive), as a cursor.
-const END: u128 = 1 << 64;
+pub(crate) const END: u128 = 1 << 64;
 
 /// Iterator over a [`HashMap`]'s entries; see [`HashMap::iter`].
 ///
@@ -913,7 +913,9 @@ pub struct Iter<'m, K, V, S, R: Reclaim> {
 }
 
 impl<'m, K, V, S, R: Reclaim> Iter<'m, K, V, S, R> {
-    fn new(map: &'m HashMap<K, V, S, R>, cursor: u128, end: u128) -> Self {
+    /// An iterator over the entries whose hashes lie in `cursor..end`
+    /// (home boundaries of every table, as `snapshot_segment` needs).
+    pub(crate) fn new(map: &'m HashMap<K, V, S, R>, cursor: u128, end: u128) -> Self {
         Iter {
             map,
             cursor,
@@ -999,20 +1001,23 @@ impl<K, V, S, R: Reclaim> fmt::Debug for Iter<'_, K, V, S, R> {
     }
 }
 
-/// A handle on a [`HashMap`] that reuses one guard across operations
-/// (created by [`HashMap::pin`]). References it returns borrow the handle
-/// mutably, so at most one is alive at a time and the guard can be
-/// refreshed between operations (every 128 under the hood, so a long loop
-/// does not stall epoch reclamation).
+/// An amortized handle on a [`HashMap`], from [`HashMap::handle`]: one
+/// guard across many operations (see [`Handle`]). References it returns
+/// borrow the handle mutably, so at most one is alive at a time and the
+/// guard can be refreshed between operations (every
+/// [`REFRESH_EVERY`](Handle::REFRESH_EVERY) operations, reads and writes
+/// alike, so a long loop does not stall reclamation).
 ///
 /// # Examples
 ///
 /// ```
 /// let map = cds::HashMap::new();
-/// let mut h = map.pin();
+/// let mut h = map.handle();
 /// h.insert(1, 1);
 /// assert!(h.update(&1, |v| v + 1));
 /// assert_eq!(h.remove(&1), Some(&2));
+/// h.refresh();
+/// assert!(h.is_empty());
 /// ```
 ///
 /// At most one reference from a handle is alive at a time:
@@ -1021,7 +1026,7 @@ impl<K, V, S, R: Reclaim> fmt::Debug for Iter<'_, K, V, S, R> {
 /// let map = cds::HashMap::new();
 /// map.insert(1, 1);
 /// map.insert(2, 2);
-/// let mut h = map.pin();
+/// let mut h = map.handle();
 /// let a = h.get(&1);
 /// let b = h.get(&2);
 /// assert_ne!(a, b);
@@ -1029,39 +1034,48 @@ impl<K, V, S, R: Reclaim> fmt::Debug for Iter<'_, K, V, S, R> {
 ///
 /// Under `Epoch` a live handle keeps its thread pinned between operations:
 /// drop it when the loop is done.
-#[must_use]
-pub struct Pinned<'m, K, V, S, R: Reclaim> {
-    map: &'m HashMap<K, V, S, R>,
-    guard: R::Guard<'m>,
-    ops: u32,
-}
+pub type MapHandle<'m, K, V, S = RandomState, R = Epoch> = Handle<'m, HashMap<K, V, S, R>, R>;
 
-impl<K, V, S, R: Reclaim> fmt::Debug for Pinned<'_, K, V, S, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pinned")
-            .field("ops", &self.ops)
-            .finish_non_exhaustive()
+/// The former name of [`MapHandle`].
+#[deprecated(note = "use `MapHandle`")]
+pub type Pinned<'m, K, V, S = RandomState, R = Epoch> = MapHandle<'m, K, V, S, R>;
+
+impl<K, V, S, R: Reclaim> Handle<'_, HashMap<K, V, S, R>, R> {
+    /// As [`HashMap::len`], on the handle's guard.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map = cds::HashMap::new();
+    /// map.insert(1, 2);
+    /// assert_eq!(map.handle().len(), 1);
+    /// ```
+    #[inline]
+    pub fn len(&mut self) -> usize {
+        self.op(|map, g| map.raw.len(g))
+    }
+
+    /// As [`HashMap::is_empty`], on the handle's guard.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map = cds::HashMap::<u8, u8>::new();
+    /// assert!(map.handle().is_empty());
+    /// ```
+    #[inline]
+    pub fn is_empty(&mut self) -> bool {
+        self.len() == 0
     }
 }
 
-impl<'m, K, V, S, R> Pinned<'m, K, V, S, R>
+impl<K, V, S, R> Handle<'_, HashMap<K, V, S, R>, R>
 where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher,
     R: Reclaim,
 {
-    /// Counts an operation; refreshes the guard every 128. No reference
-    /// from an earlier operation is alive (they borrow `self` mutably).
-    #[inline]
-    fn tick(&mut self) -> &mut R::Guard<'m> {
-        self.ops = self.ops.wrapping_add(1);
-        if self.ops % 128 == 0 {
-            self.guard.refresh();
-        }
-        &mut self.guard
-    }
-
     /// As [`HashMap::get`]; the reference lives until the next operation.
     ///
     /// # Examples
@@ -1069,7 +1083,7 @@ where
     /// ```
     /// let map = cds::HashMap::new();
     /// map.insert(1, 2);
-    /// assert_eq!(map.pin().get(&1), Some(&2));
+    /// assert_eq!(map.handle().get(&1), Some(&2));
     /// ```
     #[inline]
     pub fn get<Q>(&mut self, key: &Q) -> Option<&V>
@@ -1077,15 +1091,9 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let map = self.map;
+        let (map, g) = self.lend();
         let hash = map.hash(key);
-        let e = map
-            .raw
-            .probe(self.tick(), hash, |k| k.borrow() == key)
-            .entry()?;
-        // SAFETY: protected in the guard's entry slot until the next
-        // operation, which needs `&mut self` (the reference borrows it).
-        Some(unsafe { &(*e).value })
+        Some(&map.raw.get(g, hash, |k| k.borrow() == key)?.value)
     }
 
     /// As [`HashMap::contains_key`].
@@ -1095,7 +1103,7 @@ where
     /// ```
     /// let map = cds::HashMap::new();
     /// map.insert(1, 2);
-    /// assert!(map.pin().contains_key(&1));
+    /// assert!(map.handle().contains_key(&1));
     /// ```
     #[inline]
     pub fn contains_key<Q>(&mut self, key: &Q) -> bool
@@ -1113,17 +1121,16 @@ where
     ///
     /// ```
     /// let map = cds::HashMap::new();
-    /// let mut h = map.pin();
+    /// let mut h = map.handle();
     /// assert_eq!(h.insert(1, 'a'), None);
     /// assert_eq!(h.insert(1, 'b'), Some(&'a'));
     /// ```
+    #[inline]
     pub fn insert(&mut self, key: K, value: V) -> Option<&V> {
-        let map = self.map;
+        let (map, g) = self.lend();
         let new = Pending::new(map.hash(&key), key, value);
-        match map.raw.insert(self.tick(), new, true) {
-            // SAFETY: the replaced entry stays protected in the guard's entry
-            // slot until the next operation (which needs `&mut self`).
-            Inserted::Replaced(old) => Some(unsafe { &(*old).value }),
+        match map.raw.insert(g, new, true) {
+            Inserted::Replaced(old) => Some(&old.value),
             _ => None,
         }
     }
@@ -1135,20 +1142,19 @@ where
     ///
     /// ```
     /// let map = cds::HashMap::new();
-    /// let mut h = map.pin();
+    /// let mut h = map.handle();
     /// h.insert(1, 'a');
     /// assert_eq!(h.remove(&1), Some(&'a'));
     /// ```
+    #[inline]
     pub fn remove<Q>(&mut self, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let map = self.map;
+        let (map, g) = self.lend();
         let hash = map.hash(key);
-        let old = map.raw.remove(self.tick(), hash, |k| k.borrow() == key)?;
-        // SAFETY: as in `insert`.
-        Some(unsafe { &(*old).value })
+        Some(&map.raw.remove(g, hash, |k| k.borrow() == key)?.value)
     }
 
     /// As [`HashMap::update`].
@@ -1157,7 +1163,7 @@ where
     ///
     /// ```
     /// let map = cds::HashMap::new();
-    /// let mut h = map.pin();
+    /// let mut h = map.handle();
     /// h.insert(1, 1);
     /// assert!(h.update(&1, |v| v * 10));
     /// assert_eq!(h.get(&1), Some(&10));
@@ -1167,9 +1173,7 @@ where
         K: Borrow<Q> + Clone,
         Q: Hash + Eq + ?Sized,
     {
-        let map = self.map;
-        let hash = map.hash(key);
-        map.raw.update(self.tick(), hash, |k| k.borrow() == key, f)
+        self.op(|map, g| map.raw.update(g, map.hash(key), |k| k.borrow() == key, f))
     }
 
     /// As [`HashMap::get_or_insert_with`]; the reference lives until the
@@ -1179,26 +1183,13 @@ where
     ///
     /// ```
     /// let map = cds::HashMap::new();
-    /// let mut h = map.pin();
+    /// let mut h = map.handle();
     /// assert_eq!(*h.get_or_insert_with(1, || 5), 5);
     /// ```
     pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &V {
-        let map = self.map;
+        let (map, g) = self.lend();
         let hash = map.hash(&key);
-        let g = self.tick();
-        let e = match map.raw.probe(g, hash, |k| *k == key).entry() {
-            Some(e) => e,
-            None => match map.raw.insert(g, Pending::new(hash, key, make()), false) {
-                Inserted::New(e) => e,
-                Inserted::Existing(e, rejected) => {
-                    drop(rejected);
-                    e
-                }
-                Inserted::Replaced(_) => unreachable!("insert without replace"),
-            },
-        };
-        // SAFETY: as in `insert`.
-        unsafe { &(*e).value }
+        &map.raw.get_or_insert_with(g, hash, key, make).value
     }
 }
 
@@ -1299,15 +1290,12 @@ where
     /// assert_eq!(map.len(), 2);
     /// ```
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
-        let mut h = self.pin();
+        let mut h = self.handle();
         for (k, v) in iter {
             h.insert(k, v);
         }
     }
 }
-
-#[cfg(feature = "rayon")]
-mod rayon_impl;
 
 #[cfg(all(test, not(loom)))]
 mod tests;

@@ -107,36 +107,49 @@ use crate::primitive::sync::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 use crate::primitive::Backoff;
-use crate::reclaim::{Guard, IndexedGuard};
+use crate::reclaim::{Guard, Reclaim, Shared, Slot};
 use crate::recycle;
 
 mod spill;
 use spill::{Spill, SpillItem, NOT_SPILLED};
 
-/// Guard slot protecting the entry a probe found (and a `Ref` returns).
-pub(crate) const ENTRY_SLOT: usize = 0;
-/// Guard slot protecting the table an operation works on.
-pub(crate) const TABLE_SLOT: usize = 1;
-/// Guard slot protecting the spill array an operation searched.
-const SPILL_SLOT: usize = 2;
+/// The protection slots of one map operation, taken from its guard once
+/// per operation ([`Guard::split`]); the guard's fourth slot is unused.
+///
+/// Contract (the `RawMap` contract): the guard they come from was created
+/// from the map's reclaimer, so what they protect is retired only through
+/// that reclaimer (precondition 1 of every `protect*`, and 3 of `retire`).
+struct MapSlots<S> {
+    /// The entry a probe found (and a `Ref` or a handle returns), or a new
+    /// entry an insert protects before linking it.
+    entry: S,
+    /// The table the operation works on.
+    table: S,
+    /// The spill array the operation searched (a degenerate hasher's).
+    spill: S,
+}
 
-/// Ends `g`'s protection of the spill array `p` searched, if any (a
-/// degenerate hasher's overflow; nothing to do otherwise).
-#[inline]
-fn release_spill<G: Guard, K, V>(g: &mut G, p: &Probe<K, V>) {
-    if !p.spill.is_null() {
-        // As in `release_table`.
-        let _ = g.protect_with(SPILL_SLOT, core::ptr::null_mut::<()>(), || true);
-    }
+/// Splits `g` into the map's slots and a shared view that retires.
+#[inline(always)]
+fn split<G: Guard>(g: &mut G) -> (MapSlots<G::Slot<'_>>, &G) {
+    let ([entry, table, spill, _], retirer) = g.split();
+    (
+        MapSlots {
+            entry,
+            table,
+            spill,
+        },
+        retirer,
+    )
 }
 
 /// Ends `g`'s table protection, leaving only its entry slot set: a guard
 /// handed to a `Ref` must not keep the table it probed alive (a held `Ref`
-/// would otherwise hold back every table retired by later growth).
+/// would otherwise hold back every table retired by later growth). Map
+/// operations leave the spill slot clear when they return.
 #[inline]
 pub(crate) fn release_table<G: Guard>(g: &mut G) {
-    // Publishing null in the slot ends its protection; nothing to witness.
-    let _ = g.protect_with(TABLE_SLOT, core::ptr::null_mut::<()>(), || true);
+    split(g).0.table.clear();
 }
 
 /// A segment is owned by a writer or grower.
@@ -216,8 +229,8 @@ pub(crate) fn entry_of<K, V>(word: *mut Entry<K, V>) -> *mut Entry<K, V> {
 /// 1. `p` came from `recycle::alloc_boxed::<Entry<K, V>>` (`Pending::new`)
 ///    and is dropped once.
 unsafe fn drop_entry<K, V>(p: *mut ()) {
-    // SAFETY: precondition 1. The block goes to this thread's cache
-    // (DESIGN §4) or back to the allocator.
+    // SAFETY: precondition 1. The block goes to this thread's node cache
+    // (see `recycle`) or back to the allocator.
     unsafe { recycle::drop_boxed(p.cast::<Entry<K, V>>()) };
 }
 
@@ -542,7 +555,7 @@ impl<K, V> Drop for Locks<'_, K, V> {
                 st |= MOVED;
             }
             // Release: pairs with the Acquire CAS in `lock_segment` and with
-            // readers' Acquire version loads in `probe` (a reader that sees
+            // readers' Acquire version loads in `probe_once` (a reader that sees
             // the new even version sees every slot store before it).
             seg.state.store(st & !LOCKED, Release);
         }
@@ -590,29 +603,34 @@ impl Versions {
     }
 }
 
-/// What a probe found.
-pub(crate) struct Probe<K, V> {
-    /// The table probed (protected in `TABLE_SLOT`).
-    pub(crate) table: *const Table<K, V>,
+/// What a probe of a table `t` found. The probe holds no borrow of the
+/// table or of the entry slot (the caller has `t`, and an insert protects
+/// its new entry in the entry slot while it still uses a miss's probe); it
+/// borrows the spill slot for `'s`, which protects the array it searched.
+pub(crate) struct Probe<'s, K, V> {
     home: usize,
     /// The slot of the hit, or where the key would be inserted (after the
     /// last slot the key may occupy if the probe ran past `max_probe`).
     slot: usize,
-    /// The slot word of the hit (its entry protected in `ENTRY_SLOT`), or 0
-    /// on a (validated) miss. For a hit in the spill, the entry pointer.
-    pub(crate) word: *mut Entry<K, V>,
+    /// The slot word of the hit, or 0 on a (validated) miss. For a hit in
+    /// the spill, the entry pointer. A hit's entry is protected in the
+    /// entry slot (raw: the probe does not borrow that slot, but operations
+    /// publish there again only on a miss, or after they are done with
+    /// the hit).
+    word: *mut Entry<K, V>,
     versions: Versions,
-    /// The spill array the probe searched (null if the table had none;
-    /// otherwise protected in `SPILL_SLOT`), and the index of the hit in it
-    /// ([`NOT_SPILLED`] for a hit in the run, or a miss).
-    spill: *const Spill<K, V>,
+    /// The spill array the probe searched (`None` if the table had none),
+    /// and the index of the hit in it ([`NOT_SPILLED`] for a hit in the
+    /// run, or a miss).
+    spill: Option<Shared<'s, Spill<K, V>>>,
     spill_idx: usize,
 }
 
-impl<K, V> Probe<K, V> {
-    /// The entry of a hit.
-    pub(crate) fn entry(&self) -> Option<*mut Entry<K, V>> {
-        (!self.word.is_null()).then(|| probe::untag(self.word))
+impl<K, V> Probe<'_, K, V> {
+    /// The entry of a hit (protected in the entry slot), or null.
+    #[inline(always)]
+    fn entry(&self) -> *mut Entry<K, V> {
+        probe::untag(self.word)
     }
 }
 
@@ -629,17 +647,28 @@ type Linked<K, V> = (*mut Entry<K, V>, usize);
 /// An entry that could not be linked, and why.
 type Unlinked<K, V> = (Pending<K, V>, Retry);
 
-/// Result of [`RawMap::insert`].
-pub(crate) enum Inserted<K, V> {
-    /// The new entry was linked (and is protected in `ENTRY_SLOT` when
-    /// `replace` was false).
-    New(*mut Entry<K, V>),
-    /// The old entry was replaced, unlinked and retired (it stays protected
-    /// in `ENTRY_SLOT`).
-    Replaced(*mut Entry<K, V>),
-    /// The key was present (protected in `ENTRY_SLOT`); the new entry comes
-    /// back unlinked.
-    Existing(*mut Entry<K, V>, Pending<K, V>),
+/// Result of [`RawMap::insert`]: `E` is the entry, protected in the entry
+/// slot of the operation's guard (a `&'g Entry` once `insert` lends it for
+/// the guard's borrow).
+pub(crate) enum Inserted<E, K, V> {
+    /// The new entry was linked (it is protected when `replace` was false).
+    New(E),
+    /// The old entry was replaced, unlinked and retired (it stays
+    /// protected).
+    Replaced(E),
+    /// The key was present (protected); the new entry comes back unlinked.
+    Existing(E, Pending<K, V>),
+}
+
+impl<E, K, V> Inserted<E, K, V> {
+    #[inline(always)]
+    fn map<F>(self, f: impl FnOnce(E) -> F) -> Inserted<F, K, V> {
+        match self {
+            Inserted::New(e) => Inserted::New(f(e)),
+            Inserted::Replaced(e) => Inserted::Replaced(f(e)),
+            Inserted::Existing(e, back) => Inserted::Existing(f(e), back),
+        }
+    }
 }
 
 /// What an insert whose run overflowed does next.
@@ -659,8 +688,10 @@ enum Why {
 }
 
 /// A segment snapshot taken by [`RawMap::snapshot_segment`]: its table
-/// and spill array (protected by the guard that took it) and the cursor
-/// after it.
+/// and spill array and the cursor after it. Raw pointers: the guard that
+/// took the snapshot protects the table in its table slot and the array in
+/// its spill slot, and the iterator keeps that guard, unused, while it
+/// reads them.
 pub(crate) struct Snapshot<K, V> {
     table: *const Table<K, V>,
     spill: *const Spill<K, V>,
@@ -690,7 +721,9 @@ fn seg_share(homes: usize, max_load: f64) -> usize {
 /// The table root and the reclaimer.
 ///
 /// Contract for every method taking a guard: the guard was created from
-/// `self.reclaimer` (retire precondition 3); only `HashMap` calls these.
+/// `self.reclaimer` (so every `protect*` precondition 1 and retire
+/// precondition 3 hold: tables, spill arrays and entries are retired only
+/// through it); only `HashMap` calls these.
 pub(crate) struct RawMap<K, V, R> {
     /// The current table; never null. Old tables are retired after being
     /// replaced here.
@@ -731,48 +764,53 @@ impl<K, V, R> RawMap<K, V, R> {
         self.seg_share = seg_share(probe::SEG_SIZE, max_load);
     }
 
-    /// The current table, for a snapshot read under a guard.
-    fn current<G: Guard>(&self, g: &mut G) -> &Table<K, V> {
-        let tp = g.protect(TABLE_SLOT, &self.table);
-        // SAFETY: `tp` is non-null and protected in `TABLE_SLOT` (the witness
-        // is the root itself, from which tables are unlinked before they are
-        // retired); the protection lasts until `g` reuses the slot, which
-        // its caller does not do while using the reference.
-        unsafe { &*tp }
+    /// Protects the current table in `slot`.
+    #[inline(always)]
+    fn protect_table<'s, S: Slot>(&self, slot: &'s mut S) -> Shared<'s, Table<K, V>> {
+        // Acquire (inside `protect`): pairs with the Release root store in
+        // `publish` (a reader of the new table sees its slots).
+        // SAFETY: (1) the root holds a live table, retired (by `publish`)
+        // only after another replaced it there, through `self.reclaimer`
+        // (the RawMap contract: `slot` is from a guard of it). The root is
+        // never null (type invariant), so `protect` returns `Some`; saying
+        // so spares every operation a null check.
+        unsafe { slot.protect(&self.table).unwrap_unchecked() }
     }
 
     /// Entries in the current table (a snapshot: exact when quiescent).
     pub(crate) fn len<G: Guard>(&self, g: &mut G) -> usize {
-        self.current(g).count()
+        self.protect_table(&mut split(g).0.table).count()
     }
 
     /// Entries the current table holds before it grows.
     pub(crate) fn capacity<G: Guard>(&self, g: &mut G) -> usize {
-        probe::max_entries(self.current(g).log2, self.max_load)
+        let (mut s, _) = split(g);
+        let t = self.protect_table(&mut s.table);
+        probe::max_entries(t.log2, self.max_load)
     }
 
     /// The hash-space width of one segment of the current table (a
     /// boundary of it is a boundary in every later table).
     #[cfg(feature = "rayon")]
     pub(crate) fn segment_span<G: Guard>(&self, g: &mut G) -> u128 {
-        let t = self.current(g);
+        let (mut s, _) = split(g);
+        let t = self.protect_table(&mut s.table);
         probe::first_hash_of(probe::seg_homes(t.log2), t.log2)
     }
 
     /// Slot statistics of the current table.
     pub(crate) fn stats<G: Guard>(&self, g: &mut G) -> RawStats {
-        let tp = g.protect(TABLE_SLOT, &self.table);
-        // SAFETY: protected in `TABLE_SLOT` (root witness), non-null.
-        let t = unsafe { &*tp };
-        let sp = self.protect_spill(g, t);
+        let (mut s, _) = split(g);
+        let t = self.protect_table(&mut s.table);
+        let spill = self.protect_spill(t, &mut s.spill);
         let mut st = RawStats {
             len: 0,
             home_slots: 1 << t.log2,
             sum_dist: 0,
             max_dist: 0,
-            // SAFETY: protected in `SPILL_SLOT` (or null).
-            spilled: unsafe { spill::items(sp) }.len(),
+            spilled: spill::items_of(spill).len(),
         };
+        s.spill.clear();
         for s in t.slots.iter() {
             // Relaxed: statistics, no entry is dereferenced.
             let w = s.load(Relaxed);
@@ -785,71 +823,77 @@ impl<K, V, R> RawMap<K, V, R> {
         st
     }
 
-    /// Probes for `hash`: a hit (entry protected in `ENTRY_SLOT`) or a
-    /// validated miss. `eq` runs outside any lock, only on entries with the
-    /// same full hash. A first probe reads no segment version and returns
-    /// on a hit (the common case, and all a hit needs); only a miss probes
-    /// again, reading and validating the versions (which an insert then
-    /// re-checks under its locks).
+    /// The entry of `hash`/`eq` (a hit), or `None` after a validated miss;
+    /// the entry is protected in `g`'s entry slot, and lent for `g`'s
+    /// borrow. `eq` runs outside any lock, only on entries with the same
+    /// full hash.
     #[inline]
-    pub(crate) fn probe<G: Guard>(
+    pub(crate) fn get<'g, G: Guard>(
         &self,
-        g: &mut G,
+        g: &'g mut G,
         hash: u64,
         mut eq: impl FnMut(&K) -> bool,
-    ) -> Probe<K, V> {
-        let p = match self.probe_once::<G, false>(g, hash, &mut eq) {
+    ) -> Option<&'g Entry<K, V>> {
+        let (mut s, _) = split(g);
+        let e = self.find(&mut s, hash, &mut eq);
+        // SAFETY: a hit is protected in `g`'s entry slot (published and
+        // witnessed by `probe_once` or `search_spill`); nothing publishes in
+        // that slot or clears it, nor refreshes or drops `g`, while `g` stays
+        // borrowed for `'g`. Entries are immutable once published.
+        (!e.is_null()).then(|| unsafe { &*e })
+    }
+
+    /// Probes for `hash`: a hit's entry (protected in `s.entry`), or null
+    /// after a validated miss; leaves `s.spill` clear (a reader needs only
+    /// the entry: it must not keep a spill array alive). A first probe reads
+    /// no segment version and returns on a hit (the common case, and all a
+    /// hit needs); only a miss probes again, reading and validating the
+    /// versions (writers validate from their first probe: their miss must
+    /// be validated anyway, and the segment states they load are the lines
+    /// they are about to lock).
+    #[inline]
+    fn find<S: Slot>(
+        &self,
+        s: &mut MapSlots<S>,
+        hash: u64,
+        eq: &mut impl FnMut(&K) -> bool,
+    ) -> *mut Entry<K, V> {
+        let t = self.protect_table(&mut s.table);
+        let p = match self.probe_once::<S, false>(t, &mut s.entry, &mut s.spill, hash, eq) {
             Some(p) => p,
-            None => self.probe_validated(g, hash, &mut eq),
-        };
-        // A reader needs only the entry: do not keep a spill array alive.
-        release_spill(g, &p);
-        p
-    }
-
-    /// [`probe`](Self::probe) for writers: validates from the first pass.
-    /// A writer's miss must be validated anyway (its versions are
-    /// re-checked under the lock), and the segment states it loads are the
-    /// lines it is about to lock; a reader's hit, by contrast, skips them.
-    /// Saves the second pass over the run that `probe` makes on a miss.
-    #[inline]
-    fn probe_for_write<G: Guard>(
-        &self,
-        g: &mut G,
-        hash: u64,
-        mut eq: impl FnMut(&K) -> bool,
-    ) -> Probe<K, V> {
-        self.probe_validated(g, hash, &mut eq)
-    }
-
-    #[inline]
-    fn probe_validated<G: Guard>(
-        &self,
-        g: &mut G,
-        hash: u64,
-        eq: &mut impl FnMut(&K) -> bool,
-    ) -> Probe<K, V> {
-        let mut backoff = Backoff::new();
-        loop {
-            if let Some(p) = self.probe_once::<G, true>(g, hash, eq) {
-                return p;
+            None => {
+                let mut backoff = Backoff::new();
+                loop {
+                    let t = self.protect_table(&mut s.table);
+                    if let Some(p) =
+                        self.probe_once::<S, true>(t, &mut s.entry, &mut s.spill, hash, eq)
+                    {
+                        break p;
+                    }
+                    backoff.snooze();
+                }
             }
-            backoff.snooze();
+        };
+        let (e, spilled) = (p.entry(), p.spill.is_some());
+        if spilled {
+            s.spill.clear();
         }
+        e
     }
 
-    /// One probe attempt; `None` if a protection failed, or on a miss that
-    /// failed validation (`VALIDATE`) or that was not validated at all.
+    /// One probe attempt on the table `t` (protected by the caller); `None`
+    /// if a protection failed, or on a miss that failed validation
+    /// (`VALIDATE`) or that was not validated at all. A hit's entry is
+    /// protected in `entry`, the spill array searched in `spill`.
     #[inline]
-    fn probe_once<G: Guard, const VALIDATE: bool>(
+    fn probe_once<'s, S: Slot, const VALIDATE: bool>(
         &self,
-        g: &mut G,
+        t: Shared<'_, Table<K, V>>,
+        entry: &mut S,
+        spill: &'s mut S,
         hash: u64,
         eq: &mut impl FnMut(&K) -> bool,
-    ) -> Option<Probe<K, V>> {
-        let tp = g.protect(TABLE_SLOT, &self.table);
-        // SAFETY: protected in `TABLE_SLOT` (root witness), non-null.
-        let t = unsafe { &*tp };
+    ) -> Option<Probe<'s, K, V>> {
         let home = probe::home(hash, t.log2);
         let fp = probe::fingerprint(hash);
         let nsegs = t.segs.len();
@@ -883,25 +927,26 @@ impl<K, V, R> RawMap<K, V, R> {
             }
             if probe::fp(w) == fp {
                 let ptr = probe::untag(w);
-                let (root, here) = (&self.table, cell);
+                let (root, here, tp) = (&self.table, cell, t.as_ptr());
                 // Witness (hazard pointers): the slot still holds the word and
                 // the table is still current, so the entry was linked after
                 // the protection was published. Acquire: as above.
-                if !g.protect_with(ENTRY_SLOT, ptr, || {
-                    here.load(Acquire) == w && core::ptr::eq(root.load(Acquire), tp)
-                }) {
-                    return None;
-                }
-                // SAFETY: `ptr` is protected in `ENTRY_SLOT` (just validated).
-                let e = unsafe { &*ptr };
+                // SAFETY: (1) `ptr` is non-null (the word is); if the witness
+                // holds, the entry was linked in the current table after the
+                // publication, so not yet retired, and entries are retired only
+                // through `self.reclaimer` (RawMap contract).
+                let e = unsafe {
+                    entry.protect_with(core::ptr::NonNull::new_unchecked(ptr), || {
+                        here.load(Acquire) == w && core::ptr::eq(root.load(Acquire), tp)
+                    })
+                }?;
                 if e.hash == hash && eq(&e.key) {
                     return Some(Probe {
-                        table: tp,
                         home,
                         slot,
                         word: w,
                         versions: vs,
-                        spill: core::ptr::null(),
+                        spill: None,
                         spill_idx: NOT_SPILLED,
                     });
                 }
@@ -911,10 +956,9 @@ impl<K, V, R> RawMap<K, V, R> {
         // Not in the run: in the spill, if the table has one (a degenerate
         // hasher's overflow; read under the versions already loaded: a
         // change of the spill's key set makes the home segment's odd).
-        let (spill, hit) = self.search_spill(g, tp, hash, eq)?;
+        let (spill, hit) = self.search_spill(t, entry, spill, hash, eq)?;
         if let Some((spill_idx, e)) = hit {
             return Some(Probe {
-                table: tp,
                 home,
                 slot,
                 word: e,
@@ -923,8 +967,7 @@ impl<K, V, R> RawMap<K, V, R> {
                 spill_idx,
             });
         }
-        (VALIDATE && vs.still_valid(t)).then_some(Probe {
-            table: tp,
+        (VALIDATE && vs.still_valid(&t)).then_some(Probe {
             home,
             slot,
             word: core::ptr::null_mut(),
@@ -940,7 +983,7 @@ impl<K, V, R> RawMap<K, V, R> {
     fn replace_at(
         &self,
         t: &Table<K, V>,
-        p: &Probe<K, V>,
+        p: &Probe<'_, K, V>,
         new: Pending<K, V>,
     ) -> Result<*mut Entry<K, V>, Pending<K, V>> {
         let word = probe::tag(new.ptr.as_ptr(), probe::dist(p.word), probe::fp(p.word));
@@ -975,10 +1018,11 @@ impl<K, V, R> RawMap<K, V, R> {
     }
 
     /// Links `new` at the miss `p`, shifting the run after it right.
+    #[inline]
     fn link_at(
         &self,
         t: &Table<K, V>,
-        p: &Probe<K, V>,
+        p: &Probe<'_, K, V>,
         new: Pending<K, V>,
     ) -> Result<Linked<K, V>, Unlinked<K, V>> {
         let d = p.slot - p.home;
@@ -1032,7 +1076,7 @@ impl<K, V, R> RawMap<K, V, R> {
     }
 
     /// Unlinks the hit `p`, shifting the run after it left.
-    fn unlink_at(&self, t: &Table<K, V>, p: &Probe<K, V>) -> Result<*mut Entry<K, V>, Retry> {
+    fn unlink_at(&self, t: &Table<K, V>, p: &Probe<'_, K, V>) -> Result<*mut Entry<K, V>, Retry> {
         let home_seg = t.seg_of(p.home);
         let mut locks = Locks::new(t, home_seg);
         // Relaxed: under the slot's segment lock.
@@ -1078,19 +1122,20 @@ impl<K, V, R> RawMap<K, V, R> {
     #[inline(always)]
     fn replace_hit<G: Guard>(
         &self,
-        g: &mut G,
+        retirer: &G,
         t: &Table<K, V>,
-        p: &Probe<K, V>,
+        p: &Probe<'_, K, V>,
         new: Pending<K, V>,
     ) -> Result<*mut Entry<K, V>, Pending<K, V>>
     where
         K: Send + 'static,
         V: Send + 'static,
     {
-        if p.spill_idx == NOT_SPILLED {
-            self.replace_at(t, p, new)
-        } else {
-            self.spill_replace(g, t, p, new)
+        match p.spill {
+            Some(spill) if p.spill_idx != NOT_SPILLED => {
+                self.spill_replace(retirer, t, p, spill, new)
+            }
+            _ => self.replace_at(t, p, new),
         }
     }
 
@@ -1098,49 +1143,74 @@ impl<K, V, R> RawMap<K, V, R> {
     #[inline]
     fn unlink_hit<G: Guard>(
         &self,
-        g: &mut G,
+        retirer: &G,
         t: &Table<K, V>,
-        p: &Probe<K, V>,
+        p: &Probe<'_, K, V>,
     ) -> Result<*mut Entry<K, V>, Retry>
     where
         K: Send + 'static,
         V: Send + 'static,
     {
-        if p.spill_idx == NOT_SPILLED {
-            self.unlink_at(t, p)
-        } else {
-            self.spill_remove(g, t, p)
+        match p.spill {
+            Some(spill) if p.spill_idx != NOT_SPILLED => self.spill_remove(retirer, t, p, spill),
+            _ => self.unlink_at(t, p),
         }
     }
 
     /// An insert found its probe run full (`Retry::Grow`): grow, or, when
     /// that cannot help (the longest tail at under a quarter of the maximum
     /// load: a degenerate hasher), tell the caller to spill the entry.
-    fn on_overflow<G: Guard>(&self, g: &mut G, tp: *const Table<K, V>) -> Overflow
+    fn on_overflow<G: Guard>(&self, retirer: &G, t: Shared<'_, Table<K, V>>) -> Overflow
     where
         K: Send + 'static,
         V: Send + 'static,
     {
-        // SAFETY: the caller keeps `tp` protected in `TABLE_SLOT`.
-        let t = unsafe { &*tp };
         let limit = probe::max_entries(t.log2, self.max_load);
         // A snapshot decides the common degenerate case without locking the
         // whole table; `grow` decides again, exactly, under its locks.
         if t.max_probe >= probe::max_tail() && t.count() < limit / 4 {
             return Overflow::Spill;
         }
-        self.grow(g, tp, Why::Overflow)
+        self.grow(retirer, t, Why::Overflow)
     }
 
     /// Inserts `new`. With `replace`, an entry of the same key is replaced
-    /// (and retired, still protected in `ENTRY_SLOT`); without, it is kept
-    /// and `new` comes back. `K::eq` runs outside locks.
-    pub(crate) fn insert<G: Guard>(
+    /// (and retired, still protected in `g`'s entry slot); without, it is
+    /// kept and `new` comes back. The entry returned is protected in `g`'s
+    /// entry slot and lent for `g`'s borrow. `K::eq` runs outside locks.
+    #[inline]
+    pub(crate) fn insert<'g, G: Guard>(
         &self,
-        g: &mut G,
+        g: &'g mut G,
+        new: Pending<K, V>,
+        replace: bool,
+    ) -> Inserted<&'g Entry<K, V>, K, V>
+    where
+        K: Eq + Send + 'static,
+        V: Send + 'static,
+    {
+        let (mut s, retirer) = split(g);
+        let out = self.insert_in(retirer, &mut s, new, replace);
+        // The caller needs only the entry: do not keep a spill array alive.
+        s.spill.clear();
+        // SAFETY: the entry is protected in `g`'s entry slot (`insert_in`);
+        // nothing publishes in that slot or clears it, nor refreshes or
+        // drops `g`, while `g` stays borrowed for `'g`. Entries are
+        // immutable once published (and a new one was built before).
+        out.map(|e| unsafe { &*e })
+    }
+
+    /// [`insert`](Self::insert) on the slots `s` of a guard of which
+    /// `retirer` is the shared view; the entry returned is protected in
+    /// `s.entry`.
+    #[inline]
+    fn insert_in<S: Slot, G: Guard>(
+        &self,
+        retirer: &G,
+        s: &mut MapSlots<S>,
         mut new: Pending<K, V>,
         replace: bool,
-    ) -> Inserted<K, V>
+    ) -> Inserted<*mut Entry<K, V>, K, V>
     where
         K: Eq + Send + 'static,
         V: Send + 'static,
@@ -1148,21 +1218,25 @@ impl<K, V, R> RawMap<K, V, R> {
         let hash = new.entry().hash;
         let mut backoff = Backoff::new();
         loop {
-            let p = self.probe_for_write(g, hash, |k| *k == new.entry().key);
-            // SAFETY: protected in `TABLE_SLOT` by the probe.
-            let t = unsafe { &*p.table };
-            if let Some(old) = p.entry() {
+            let t = self.protect_table(&mut s.table);
+            let eq = &mut |k: &K| *k == new.entry().key;
+            let Some(p) = self.probe_once::<S, true>(t, &mut s.entry, &mut s.spill, hash, eq)
+            else {
+                backoff.snooze();
+                continue;
+            };
+            let old = p.entry();
+            if !old.is_null() {
                 if !replace {
-                    release_spill(g, &p);
                     return Inserted::Existing(old, new);
                 }
-                match self.replace_hit(g, t, &p, new) {
+                match self.replace_hit(retirer, &t, &p, new) {
                     Ok(old) => {
-                        // SAFETY: (1) unlinked by `replace_at`, (2) only the
-                        // unlinker retires, (3) `g` is from our reclaimer
-                        // (RawMap contract), (4) `drop_entry` drops a boxed
-                        // entry of `Send + 'static` parts.
-                        unsafe { g.retire(old.cast(), drop_entry::<K, V>) };
+                        // SAFETY: (1) unlinked by `replace_hit`, (2) only the
+                        // unlinker retires, (3) `retirer` is a guard of our
+                        // reclaimer (RawMap contract), (4) `drop_entry` drops
+                        // a boxed entry of `Send + 'static` parts.
+                        unsafe { retirer.retire(old.cast(), drop_entry::<K, V>) };
                         return Inserted::Replaced(old);
                     }
                     Err(back) => new = back,
@@ -1170,21 +1244,22 @@ impl<K, V, R> RawMap<K, V, R> {
             } else {
                 if !replace {
                     // Protect the new entry before it is reachable: the
-                    // returned `Ref` must survive a concurrent removal.
-                    g.protect_with(ENTRY_SLOT, new.ptr.as_ptr(), || true);
+                    // returned entry must survive a concurrent removal.
+                    // Nothing to witness: not linked yet, so not retired.
+                    let _ = s.entry.publish(new.ptr.as_ptr().cast(), || true);
                 }
-                match self.link_at(t, &p, new) {
+                match self.link_at(&t, &p, new) {
                     Ok((ptr, count)) => {
-                        self.after_insert(g, p.table, count);
+                        self.after_insert(retirer, t, count);
                         return Inserted::New(ptr);
                     }
                     Err((back, Retry::Again)) => new = back,
                     Err((back, Retry::Grow)) => {
                         new = back;
-                        if self.on_overflow(g, p.table) == Overflow::Spill {
-                            match self.spill_insert(g, t, &p, new) {
+                        if self.on_overflow(retirer, t) == Overflow::Spill {
+                            match self.spill_insert(retirer, &t, &p, new) {
                                 Ok((ptr, count)) => {
-                                    self.after_insert(g, p.table, count);
+                                    self.after_insert(retirer, t, count);
                                     return Inserted::New(ptr);
                                 }
                                 Err(back) => new = back,
@@ -1197,30 +1272,91 @@ impl<K, V, R> RawMap<K, V, R> {
         }
     }
 
-    /// Removes the entry of `hash`/`eq`; returns it unlinked and retired,
-    /// still protected in `ENTRY_SLOT`.
-    pub(crate) fn remove<G: Guard>(
+    /// The entry of `hash`/`eq`, or else the entry of `make()` inserted
+    /// under `key` (without replacing: of racing inserts of one key exactly
+    /// one links its entry; `make` runs at most once, outside locks). The
+    /// entry is protected in `g`'s entry slot and lent for `g`'s borrow.
+    pub(crate) fn get_or_insert_with<'g, G: Guard>(
         &self,
-        g: &mut G,
+        g: &'g mut G,
+        hash: u64,
+        key: K,
+        make: impl FnOnce() -> V,
+    ) -> &'g Entry<K, V>
+    where
+        K: Eq + Send + 'static,
+        V: Send + 'static,
+    {
+        let (mut s, retirer) = split(g);
+        let mut e = self.find(&mut s, hash, &mut |k: &K| *k == key);
+        if e.is_null() {
+            let new = Pending::new(hash, key, make());
+            e = match self.insert_in(retirer, &mut s, new, false) {
+                Inserted::New(e) => e,
+                Inserted::Existing(e, rejected) => {
+                    drop(rejected);
+                    e
+                }
+                Inserted::Replaced(_) => unreachable!("insert without replace"),
+            };
+        }
+        s.spill.clear();
+        // SAFETY: as in `insert` (a hit of `find` or the entry of
+        // `insert_in`, protected in `g`'s entry slot).
+        unsafe { &*e }
+    }
+
+    /// Removes the entry of `hash`/`eq`; returns it unlinked and retired,
+    /// still protected in `g`'s entry slot and lent for `g`'s borrow.
+    #[inline]
+    pub(crate) fn remove<'g, G: Guard>(
+        &self,
+        g: &'g mut G,
         hash: u64,
         mut eq: impl FnMut(&K) -> bool,
-    ) -> Option<*mut Entry<K, V>>
+    ) -> Option<&'g Entry<K, V>>
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        let (mut s, retirer) = split(g);
+        let old = self.remove_in(retirer, &mut s, hash, &mut eq);
+        s.spill.clear();
+        // SAFETY: as in `insert`.
+        (!old.is_null()).then(|| unsafe { &*old })
+    }
+
+    /// [`remove`](Self::remove) on slots (as [`insert_in`](Self::insert_in));
+    /// null if absent.
+    #[inline]
+    fn remove_in<S: Slot, G: Guard>(
+        &self,
+        retirer: &G,
+        s: &mut MapSlots<S>,
+        hash: u64,
+        eq: &mut impl FnMut(&K) -> bool,
+    ) -> *mut Entry<K, V>
     where
         K: Send + 'static,
         V: Send + 'static,
     {
         let mut backoff = Backoff::new();
         loop {
-            let p = self.probe_for_write(g, hash, &mut eq);
-            p.entry()?;
-            // SAFETY: protected in `TABLE_SLOT` by the probe.
-            let t = unsafe { &*p.table };
-            if let Ok(old) = self.unlink_hit(g, t, &p) {
+            let t = self.protect_table(&mut s.table);
+            let Some(p) = self.probe_once::<S, true>(t, &mut s.entry, &mut s.spill, hash, eq)
+            else {
+                backoff.snooze();
+                continue;
+            };
+            if p.word.is_null() {
+                return core::ptr::null_mut();
+            }
+            if let Ok(old) = self.unlink_hit(retirer, &t, &p) {
                 // SAFETY: (1) unlinked by `unlink_hit`, (2) only the unlinker
                 // retires, (3) RawMap contract, (4) `drop_entry` drops a boxed
                 // entry of `Send + 'static` parts.
-                unsafe { g.retire(old.cast(), drop_entry::<K, V>) };
-                return Some(old);
+                unsafe { retirer.retire(old.cast(), drop_entry::<K, V>) };
+                return old;
             }
             backoff.spin();
         }
@@ -1239,28 +1375,36 @@ impl<K, V, R> RawMap<K, V, R> {
         K: Clone + Send + 'static,
         V: Send + 'static,
     {
+        let (mut s, retirer) = split(g);
         let mut backoff = Backoff::new();
-        loop {
-            let p = self.probe_for_write(g, hash, &mut eq);
-            let Some(old) = p.entry() else {
-                return false;
+        let found = loop {
+            let t = self.protect_table(&mut s.table);
+            let Some(p) = self.probe_once::<_, true>(t, &mut s.entry, &mut s.spill, hash, &mut eq)
+            else {
+                backoff.snooze();
+                continue;
             };
-            // SAFETY: `old` is protected in `ENTRY_SLOT` by the probe.
+            let old = p.entry();
+            if old.is_null() {
+                break false;
+            }
+            // SAFETY: a hit is protected in `s.entry` by `probe_once`, which
+            // nothing publishes again before this iteration ends.
             let old = unsafe { &*old };
             let new = Pending::new(hash, old.key.clone(), f(&old.value));
-            // SAFETY: protected in `TABLE_SLOT` by the probe.
-            let t = unsafe { &*p.table };
-            match self.replace_hit(g, t, &p, new) {
+            match self.replace_hit(retirer, &t, &p, new) {
                 Ok(old) => {
-                    // SAFETY: as in `insert`.
-                    unsafe { g.retire(old.cast(), drop_entry::<K, V>) };
-                    return true;
+                    // SAFETY: as in `insert_in`.
+                    unsafe { retirer.retire(old.cast(), drop_entry::<K, V>) };
+                    break true;
                 }
-                // Dropped outside locks (`replace_at` released them).
+                // Dropped outside locks (`replace_hit` released them).
                 Err(back) => drop(back),
             }
             backoff.spin();
-        }
+        };
+        s.spill.clear();
+        found
     }
 
     /// After an insert raised its home segment's count to `count`: when the
@@ -1268,13 +1412,11 @@ impl<K, V, R> RawMap<K, V, R> {
     /// table's load from a sample of segments, confirm with a full sum, and
     /// grow. No global counter: writers to different segments never share a
     /// cache line here.
-    fn after_insert<G: Guard>(&self, g: &mut G, tp: *const Table<K, V>, count: usize)
+    fn after_insert<G: Guard>(&self, retirer: &G, t: Shared<'_, Table<K, V>>, count: usize)
     where
         K: Send + 'static,
         V: Send + 'static,
     {
-        // SAFETY: the caller keeps `tp` protected in `TABLE_SLOT`.
-        let t = unsafe { &*tp };
         let homes = probe::seg_homes(t.log2);
         let share = if homes == probe::SEG_SIZE {
             self.seg_share
@@ -1300,7 +1442,7 @@ impl<K, V, R> RawMap<K, V, R> {
             }
         }
         if t.count() >= limit {
-            self.grow(g, tp, Why::Load);
+            self.grow(retirer, t, Why::Load);
         }
     }
 
@@ -1315,13 +1457,12 @@ impl<K, V, R> RawMap<K, V, R> {
     /// Beyond 2^[`MAX_LOG2`](probe::MAX_LOG2) home slots, or if the new
     /// table cannot be allocated (after unlocking).
     #[cold]
-    fn grow<G: Guard>(&self, g: &mut G, tp: *const Table<K, V>, why: Why) -> Overflow
+    fn grow<G: Guard>(&self, retirer: &G, table: Shared<'_, Table<K, V>>, why: Why) -> Overflow
     where
         K: Send + 'static,
         V: Send + 'static,
     {
-        // SAFETY: the caller keeps `tp` protected in `TABLE_SLOT`.
-        let t = unsafe { &*tp };
+        let t = table.get();
         let mut locks = Locks::new(t, 0);
         if locks.extend_to(t.segs.len() - 1).is_err() {
             return Overflow::Grew; // someone else grew it; the caller retries
@@ -1365,26 +1506,27 @@ impl<K, V, R> RawMap<K, V, R> {
                 allow_spill = true;
             }
         };
-        self.publish(g, tp, new, locks);
+        self.publish(retirer, table, new, locks);
         Overflow::Grew
     }
 
     /// Publishes `new` in place of `t` (all of whose segments `locks`
-    /// holds), unlocks with `MOVED`, and retires `t`.
-    /// `tp` is the root pointer as loaded (its provenance frees it later).
+    /// holds), unlocks with `MOVED`, and retires `t` (its pointer is the
+    /// root as loaded: its provenance frees it later).
     fn publish<G: Guard>(
         &self,
-        g: &mut G,
-        tp: *const Table<K, V>,
+        retirer: &G,
+        t: Shared<'_, Table<K, V>>,
         new: Table<K, V>,
         mut locks: Locks<'_, K, V>,
     ) where
         K: Send + 'static,
         V: Send + 'static,
     {
-        let old = tp as *mut Table<K, V>;
-        // Release: pairs with the Acquire root loads in `probe_once` and
-        // `Guard::protect` (readers of the new table see its slots, and
+        let old = t.as_ptr();
+        // Release: pairs with the Acquire root loads in `protect_table`
+        // (inside `Slot::protect`) and in the witnesses of `probe_once`
+        // (readers of the new table see its slots, and
         // through our Acquire lock CASes, the entries' contents).
         self.table.store(Box::into_raw(Box::new(new)), Release);
         locks.moved = true;
@@ -1393,7 +1535,7 @@ impl<K, V, R> RawMap<K, V, R> {
         // frozen readers can still reach it, (2) the grower that published
         // is the only one to retire it (others saw `MOVED`), (3) RawMap
         // contract, (4) `drop_table` frees two boxed arrays of atomics.
-        unsafe { g.retire(old.cast(), drop_table::<K, V>) };
+        unsafe { retirer.retire(old.cast(), drop_table::<K, V>) };
     }
 
     /// Unlinks every entry at once: a fresh empty table of the same size
@@ -1403,14 +1545,13 @@ impl<K, V, R> RawMap<K, V, R> {
         K: Send + 'static,
         V: Send + 'static,
     {
+        let (mut s, retirer) = split(g);
         loop {
-            let tp = g.protect(TABLE_SLOT, &self.table);
-            // SAFETY: protected in `TABLE_SLOT` (root witness), non-null.
-            let t = unsafe { &*tp };
+            let t = self.protect_table(&mut s.table);
             // Allocated before locking: a failed allocation panics with no
             // lock held.
             let fresh = Table::new(t.log2, t.max_probe);
-            let mut locks = Locks::new(t, 0);
+            let mut locks = Locks::new(t.get(), 0);
             if locks.extend_to(t.segs.len() - 1).is_err() {
                 continue;
             }
@@ -1428,14 +1569,14 @@ impl<K, V, R> RawMap<K, V, R> {
             // SAFETY: `t`'s array cannot be replaced (and retired) while we
             // hold its segments.
             entries.extend(unsafe { spill::items(sp) }.iter().map(|&(_, e)| e));
-            self.publish(g, tp, fresh, locks);
+            self.publish(retirer, t, fresh, locks);
             for e in entries {
                 // SAFETY: (1) `t` is frozen and no longer the root, so the
                 // entry is unreachable for new readers, (2) each entry is in
                 // exactly one slot or spill item of `t` at rest and we
                 // unlinked them all at once, (3) RawMap contract, (4) as in
-                // `insert`.
-                unsafe { g.retire(e.cast(), drop_entry::<K, V>) };
+                // `insert_in`.
+                unsafe { retirer.retire(e.cast(), drop_entry::<K, V>) };
             }
             return;
         }
@@ -1444,8 +1585,8 @@ impl<K, V, R> RawMap<K, V, R> {
     /// A validated snapshot of the entries whose homes lie in the segment
     /// of the current table holding hash `from`, restricted to hashes
     /// below `to`: pushes their (slot, word) pairs to `out` (spilled ones
-    /// as ([`IN_SPILL`], entry)) and returns the table (protected in
-    /// `TABLE_SLOT`), its spill array (protected in `SPILL_SLOT`) and the
+    /// as ([`IN_SPILL`], entry)) and returns the table (protected in `g`'s
+    /// table slot), its spill array (protected in `g`'s spill slot) and the
     /// next cursor. `from` and `to` must be home boundaries of every table
     /// from now on (multiples of a segment's hash range of this or an
     /// earlier table).
@@ -1456,12 +1597,11 @@ impl<K, V, R> RawMap<K, V, R> {
         to: u128,
         out: &mut Vec<(usize, *mut Entry<K, V>)>,
     ) -> Snapshot<K, V> {
+        let (mut s, _) = split(g);
         let mut backoff = Backoff::new();
         loop {
             out.clear();
-            let tp = g.protect(TABLE_SLOT, &self.table);
-            // SAFETY: protected in `TABLE_SLOT` (root witness), non-null.
-            let t = unsafe { &*tp };
+            let t = self.protect_table(&mut s.table);
             let shift = 64 - t.log2;
             let cap = 1usize << t.log2;
             let lo = (from >> shift) as usize;
@@ -1488,17 +1628,16 @@ impl<K, V, R> RawMap<K, V, R> {
             }
             // The spill after the slots, under the versions loaded: a change
             // of its key set makes the key's home segment odd.
-            let spill = self.protect_spill(g, t);
-            // SAFETY: protected in `SPILL_SLOT` (or null).
-            for &(hash, e) in unsafe { spill::items(spill) } {
+            let spill = self.protect_spill(t, &mut s.spill);
+            for &(hash, e) in spill::items_of(spill) {
                 if (lo..hi).contains(&probe::home(hash, t.log2)) {
                     out.push((IN_SPILL, e));
                 }
             }
-            if vs.still_valid(t) {
+            if vs.still_valid(&t) {
                 return Snapshot {
-                    table: tp,
-                    spill,
+                    table: t.as_ptr(),
+                    spill: spill.map_or(core::ptr::null(), |a| a.as_ptr()),
                     next: probe::first_hash_of(hi, t.log2).min(to),
                 };
             }
@@ -1507,9 +1646,9 @@ impl<K, V, R> RawMap<K, V, R> {
     }
 
     /// Protects the entry of `word`, found at `slot` of snapshot `snap`
-    /// (or in its spill: `slot == IN_SPILL`), with `g2`'s `ENTRY_SLOT`;
-    /// false if it is no longer there (or the table is no longer current,
-    /// under hazard pointers).
+    /// (or in its spill: `slot == IN_SPILL`), in `g2`'s entry slot; false if
+    /// it is no longer there (or the table is no longer current, under
+    /// hazard pointers).
     pub(crate) fn protect_found<G2: Guard>(
         &self,
         g2: &mut G2,
@@ -1518,25 +1657,28 @@ impl<K, V, R> RawMap<K, V, R> {
         word: *mut Entry<K, V>,
     ) -> bool {
         let tp = snap.table;
-        // SAFETY: the caller keeps the snapshot's table protected (by the
-        // guard that took it) while calling this.
+        // SAFETY: the caller keeps the snapshot's table protected (in the
+        // table slot of the guard that took it) while calling this.
         let t = unsafe { &*tp };
-        let ptr = probe::untag(word);
+        let ptr = probe::untag(word).cast::<()>();
         let root = &self.table;
+        let (mut s, _) = split(g2);
         if slot == IN_SPILL {
             // Witness as in `search_spill`. Acquire: as there.
-            return g2.protect_with(ENTRY_SLOT, ptr, || {
+            return s.entry.publish(ptr, || {
                 core::ptr::eq(t.spill.load(Acquire), snap.spill)
                     && core::ptr::eq(root.load(Acquire), tp)
             });
         }
         let here = &t.slots[slot];
         // Witness as in `probe_once`. Acquire: as there.
-        g2.protect_with(ENTRY_SLOT, ptr, || {
+        s.entry.publish(ptr, || {
             here.load(Acquire) == word && core::ptr::eq(root.load(Acquire), tp)
         })
     }
+}
 
+impl<K, V, R: Reclaim> RawMap<K, V, R> {
     /// Checks invariants 1 and 2 of the module docs and the per-segment
     /// counts of the current table; panics with the broken invariant.
     ///
@@ -1546,20 +1688,20 @@ impl<K, V, R> RawMap<K, V, R> {
     /// retired, meanwhile (invariant 3), and no count or position changes.
     /// It runs no user code under the locks and panics only after
     /// unlocking.
-    pub(crate) fn check_invariants<G: Guard>(&self, g: &mut G) {
+    pub(crate) fn check_invariants(&self) {
+        let mut g = self.reclaimer.guard();
+        let (mut s, _) = split(&mut g);
         let mut backoff = Backoff::new();
         loop {
-            let tp = g.protect(TABLE_SLOT, &self.table);
-            // SAFETY: protected in `TABLE_SLOT` (root witness), non-null.
-            let t = unsafe { &*tp };
-            let mut locks = Locks::new(t, 0);
+            let t = self.protect_table(&mut s.table);
+            let mut locks = Locks::new(t.get(), 0);
             if locks.extend_to(t.segs.len() - 1).is_err() {
                 // A grower froze the table: check the new one.
                 drop(locks);
                 backoff.snooze();
                 continue;
             }
-            let verdict = check_locked(t);
+            let verdict = check_locked(&t);
             drop(locks);
             if let Err(broken) = verdict {
                 panic!("cds::HashMap: invariant broken: {broken}");

@@ -2,6 +2,8 @@
 //! concurrent ones live in `tests/`).
 
 use super::*;
+use crate::reclaim::Hazard;
+use crate::testing::map::check_invariants;
 use core::hash::{BuildHasher, Hasher};
 
 /// Runs a generic test body under Epoch and under a private Hazard domain
@@ -31,7 +33,7 @@ both!(
     grows_and_keeps_everything,
     overflowing_cluster_grows_the_tail,
     clear_iter_retain_update,
-    pinned_handle_refreshes,
+    handle_round_trip,
 );
 
 /// Not under miri: a spill needs more than 255 keys in one probe run, and
@@ -114,7 +116,7 @@ fn insert_get_remove_round_trip<R: Reclaim>(r: fn() -> R) {
     let map = new_map(RandomState::new(), r);
     for i in 0..n(1000) as u64 {
         assert!(map.insert(i, i * 2).is_none());
-        map.check_invariants();
+        check_invariants(&map);
     }
     for i in 0..n(1000) as u64 {
         assert_eq!(*map.get(&i).unwrap(), i * 2);
@@ -122,7 +124,7 @@ fn insert_get_remove_round_trip<R: Reclaim>(r: fn() -> R) {
     assert_eq!(map.len(), n(1000));
     for i in (0..n(1000) as u64).step_by(2) {
         assert_eq!(*map.remove(&i).unwrap(), i * 2);
-        map.check_invariants();
+        check_invariants(&map);
     }
     for i in 0..n(1000) as u64 {
         assert_eq!(map.contains_key(&i), i % 2 == 1);
@@ -138,11 +140,11 @@ fn collisions_shift_and_shift_back<R: Reclaim>(r: fn() -> R) {
     let keys: Vec<u64> = (1..=3).map(|t| at(1, log2, t)).collect();
     for &k in &keys {
         map.insert(k, k);
-        map.check_invariants();
+        check_invariants(&map);
     }
     assert_eq!(map.probe_stats().max_distance, 2);
     assert_eq!(*map.remove(&keys[0]).unwrap(), keys[0]);
-    map.check_invariants();
+    check_invariants(&map);
     assert_eq!(map.probe_stats().max_distance, 1);
     for &k in &keys[1..] {
         assert_eq!(*map.get(&k).unwrap(), k);
@@ -151,7 +153,7 @@ fn collisions_shift_and_shift_back<R: Reclaim>(r: fn() -> R) {
     let later = at(2, log2, 9);
     map.insert(later, 0);
     map.insert(at(1, log2, 7), 0);
-    map.check_invariants();
+    check_invariants(&map);
     assert!(map.contains_key(&later));
 }
 
@@ -171,7 +173,7 @@ fn grows_and_keeps_everything<R: Reclaim>(r: fn() -> R) {
         map.insert(i, i);
     }
     assert!(map.capacity() > cap0);
-    map.check_invariants();
+    check_invariants(&map);
     assert_eq!(map.len(), n(5000));
     for i in 0..n(5000) as u64 {
         assert_eq!(*map.get(&i).unwrap(), i);
@@ -200,7 +202,7 @@ fn overflowing_cluster_grows_the_tail<R: Reclaim>(r: fn() -> R) {
     for i in 0..count {
         map.insert(K(i), i);
     }
-    map.check_invariants();
+    check_invariants(&map);
     for i in 0..count {
         assert_eq!(*map.get(&K(i)).unwrap(), i);
     }
@@ -218,27 +220,86 @@ fn clear_iter_retain_update<R: Reclaim>(r: fn() -> R) {
     seen.sort_unstable();
     assert_eq!(seen, (0..n(300) as u32).collect::<Vec<_>>());
     map.retain(|k, _| k % 3 == 0);
-    map.check_invariants();
+    check_invariants(&map);
     assert_eq!(map.len(), n(300).div_ceil(3));
     assert!(map.update(&3, |v| v + 100));
     assert_eq!(map.get_cloned(&3), Some(103));
     map.clear();
-    map.check_invariants();
+    check_invariants(&map);
     assert!(map.is_empty());
     assert_eq!(map.iter().count(), 0);
 }
 
-fn pinned_handle_refreshes<R: Reclaim>(r: fn() -> R) {
+fn handle_round_trip<R: Reclaim>(r: fn() -> R) {
     let map = new_map(RandomState::new(), r);
-    let mut h = map.pin();
+    let mut h = map.handle();
+    assert!(h.is_empty());
     for i in 0..n(1000) as u64 {
-        h.insert(i, i);
+        assert_eq!(h.insert(i, i), None);
         assert_eq!(h.get(&i), Some(&i));
     }
-    assert_eq!(h.remove(&5), Some(&5));
+    assert_eq!(h.len(), n(1000));
+    assert_eq!(h.insert(5, 50), Some(&5));
+    assert!(h.update(&5, |v| v + 1));
+    assert_eq!(h.remove(&5), Some(&51));
+    assert!(!h.contains_key(&5));
     assert_eq!(*h.get_or_insert_with(5, || 6), 6);
+    assert_eq!(*h.get_or_insert_with(5, || unreachable!()), 6);
+    h.refresh();
+    assert_eq!(h.len(), n(1000));
     drop(h);
-    map.check_invariants();
+    check_invariants(&map);
+}
+
+/// A map on a private Hazard domain (exact reclamation counts) holding key
+/// 1, and a handle whose guard protects that entry after a `get`; the entry
+/// is then removed through the map, so only the handle keeps it alive.
+fn handle_protecting_a_removed_entry(
+    map: &HashMap<u64, u64, RandomState, Hazard>,
+) -> MapHandle<'_, u64, u64, RandomState, Hazard> {
+    map.insert(1, 1);
+    let mut h = map.handle();
+    assert_eq!(h.get(&1), Some(&1));
+    assert!(map.remove(&1).is_some());
+    map.reclaimer().flush();
+    assert_eq!(map.reclaimer().stats().pending, 1, "the handle protects it");
+    h
+}
+
+/// `refresh` releases what the handle's guard protects.
+mod handle_refresh_releases {
+    use super::*;
+
+    #[test]
+    fn hazard() {
+        let map = new_map(RandomState::new(), Hazard::private);
+        let mut h = handle_protecting_a_removed_entry(&map);
+        h.refresh();
+        map.reclaimer().flush();
+        assert_eq!(map.reclaimer().stats().pending, 0);
+    }
+}
+
+/// Every operation through the handle counts toward its refresh, `len`
+/// and `is_empty` included: the `REFRESH_EVERY`th one releases the entry.
+mod handle_counts_every_operation {
+    use super::*;
+
+    #[test]
+    fn hazard() {
+        let map = new_map(RandomState::new(), Hazard::private);
+        let mut h = handle_protecting_a_removed_entry(&map);
+        // The `get` was the first operation.
+        let every = MapHandle::<u64, u64, RandomState, Hazard>::REFRESH_EVERY;
+        for _ in 1..every - 1 {
+            assert!(h.is_empty());
+        }
+        map.reclaimer().flush();
+        assert_eq!(map.reclaimer().stats().pending, 1, "no refresh yet");
+        assert_eq!(h.len(), 0);
+        map.reclaimer().flush();
+        assert_eq!(map.reclaimer().stats().pending, 0, "refreshed");
+    }
 }
 
 fn check_invariants_while_writing<R: Reclaim>(r: fn() -> R) {
@@ -265,7 +326,7 @@ fn check_invariants_while_writing<R: Reclaim>(r: fn() -> R) {
         let mut checks = 0u32;
         loop {
             let last = done.load(Relaxed);
-            map.check_invariants();
+            check_invariants(&map);
             checks += 1;
             if last {
                 break checks;
@@ -273,7 +334,7 @@ fn check_invariants_while_writing<R: Reclaim>(r: fn() -> R) {
         }
     });
     assert!(checks >= 1);
-    map.check_invariants();
+    check_invariants(&map);
     assert_eq!(map.len(), keys as usize);
     for k in 0..keys {
         assert_eq!(map.get_cloned(&k), Some(rounds - 1));
@@ -301,7 +362,7 @@ fn every_key_alike_spills<R: Reclaim>(r: fn() -> R) {
     for i in 0..n {
         assert!(map.insert(K(i), i).is_none());
     }
-    map.check_invariants();
+    check_invariants(&map);
     let s = map.probe_stats();
     assert_eq!((s.len, s.max_distance), (n as usize, 255));
     assert_eq!(s.spilled, n as usize - 256);
@@ -312,7 +373,7 @@ fn every_key_alike_spills<R: Reclaim>(r: fn() -> R) {
     assert!(map.update(&K(n - 2), |v| v + 1));
     assert_eq!(*map.remove(&K(n - 3)).unwrap(), n - 3);
     assert_eq!(*map.remove(&K(0)).unwrap(), 0); // from the run
-    map.check_invariants();
+    check_invariants(&map);
     assert_eq!(map.get_cloned(&K(n - 1)), Some(7));
     assert_eq!(map.get_cloned(&K(n - 2)), Some(n - 1));
     assert!(!map.contains_key(&K(n - 3)) && !map.contains_key(&K(0)));
@@ -322,6 +383,6 @@ fn every_key_alike_spills<R: Reclaim>(r: fn() -> R) {
     let want: Vec<u32> = (1..n).filter(|&i| i != n - 3).collect();
     assert_eq!(keys, want);
     map.clear();
-    map.check_invariants();
+    check_invariants(&map);
     assert!(map.is_empty() && map.probe_stats().spilled == 0);
 }

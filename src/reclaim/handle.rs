@@ -65,6 +65,17 @@ impl<'s, S, R: Reclaim> Handle<'s, S, R> {
         out
     }
 
+    /// Counts one operation, then lends the structure and the guard for
+    /// it: for operations whose result borrows the guard (a reference into
+    /// a node its slots protect, valid until the handle's next operation).
+    /// Counting first means a refresh happens before the operation, never
+    /// while its result lives.
+    #[inline]
+    pub(crate) fn lend(&mut self) -> (&'s S, &mut R::Guard<'s>) {
+        self.tick();
+        (self.structure, &mut self.guard)
+    }
+
     /// Counts one operation; refreshes every [`Self::REFRESH_EVERY`].
     #[inline]
     pub(crate) fn tick(&mut self) {

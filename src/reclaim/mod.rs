@@ -308,36 +308,3 @@ pub(crate) unsafe fn run_drop(ptr: *mut (), drop_fn: unsafe fn(*mut ())) {
     unsafe { drop_fn(ptr) };
     core::mem::forget(bomb);
 }
-
-/// The slot-index API the map was written against, over the typed seam:
-/// kept only until the map moves onto [`Slot`]s (its raw pointers are
-/// protected by the index comments of `map/raw.rs`).
-pub(crate) trait IndexedGuard: Guard {
-    /// Loads `src` and protects it in slot `slot` (see [`Slot::protect`]).
-    #[inline(always)]
-    fn protect<T>(&mut self, slot: usize, src: &AtomicPtr<T>) -> *mut T {
-        let mut slots = self.slots();
-        // Acquire: pairs with the Release that published the node in `src`.
-        let mut ptr = src.load(Acquire);
-        loop {
-            // Acquire (inside the witness): the same pairing as above.
-            let mut seen = ptr;
-            if slots[slot].publish(ptr.cast(), || {
-                seen = src.load(Acquire);
-                seen == ptr
-            }) {
-                return ptr;
-            }
-            ptr = seen;
-        }
-    }
-
-    /// Publishes `ptr` in slot `slot` and checks `witness` (see
-    /// [`Slot::publish`]).
-    #[inline(always)]
-    fn protect_with<T>(&mut self, slot: usize, ptr: *mut T, witness: impl FnMut() -> bool) -> bool {
-        self.slots()[slot].publish(ptr.cast(), witness)
-    }
-}
-
-impl<G: Guard> IndexedGuard for G {}

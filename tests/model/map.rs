@@ -182,7 +182,7 @@ fn run<S: BuildHasher, R: cds::reclaim::Reclaim>(ops: &[Op], ours: &cds::HashMap
                 assert_eq!(got, want, "op {i}: {op:?}");
             }
         }
-        ours.check_invariants();
+        cds::testing::map::check_invariants(ours);
     }
     assert_eq!(ours.len(), std.len());
 }

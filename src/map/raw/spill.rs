@@ -16,7 +16,7 @@
 //! - `Table::spill` is null or points to an array owned by the table (never
 //!   shared with another table: growth builds the new table's own). It
 //!   changes only by a CAS from the array a writer probed (protected in
-//!   `SPILL_SLOT`, so its address cannot be reused: no ABA) to a fresh copy,
+//!   its spill slot, so its address cannot be reused: no ABA) to a fresh copy,
 //!   made while holding the home segment lock of the key the change is
 //!   about. A grower or `clear` holds every segment, so the spill is stable
 //!   while they copy it, and a writer never changes a frozen table's. The
@@ -30,11 +30,12 @@
 //! - Entries never move between the run and the spill while their table is
 //!   current (only growth places them again, in a new table), so a miss in
 //!   the run followed by a miss in the spill is a miss.
-//! - A reader protects the array in `SPILL_SLOT` (witness: `t.spill` still
-//!   holds it; `t` itself is protected, and arrays are retired only after
-//!   being replaced there, or with their table) and an entry in
-//!   `ENTRY_SLOT` (witness: `t.spill` still holds the array and `t` is still
-//!   the root, so the entry was still linked).
+//! - A reader protects the array in its spill slot (witness: `t.spill`
+//!   still holds it; `t` itself is protected, and arrays are retired only
+//!   after being replaced there, or with their table) and an entry in its
+//!   entry slot (witness: `t.spill` still holds the array and `t` is still
+//!   the root, so the entry was still linked). An operation keeps its spill
+//!   slot until it returns, and clears it then.
 
 use super::*;
 
@@ -47,9 +48,12 @@ pub(crate) struct Spill<K, V> {
     items: Box<[SpillItem<K, V>]>,
 }
 
-/// What a search of the spill found: the array searched (null if none)
-/// and a hit's index and entry.
-pub(super) type Searched<K, V> = (*const Spill<K, V>, Option<(usize, *mut Entry<K, V>)>);
+/// What a search of the spill found: the array searched (`None` if the
+/// table has none) and a hit's index and entry.
+pub(super) type Searched<'s, K, V> = (
+    Option<Shared<'s, Spill<K, V>>>,
+    Option<(usize, *mut Entry<K, V>)>,
+);
 
 /// `Probe::spill_idx` of a hit in the run, or of a miss.
 pub(crate) const NOT_SPILLED: usize = usize::MAX;
@@ -64,13 +68,20 @@ pub(super) fn alloc<K, V>(items: Vec<SpillItem<K, V>>) -> *mut Spill<K, V> {
     }))
 }
 
-/// The items of the array `sp` (none if null).
+/// The items of a protected array (none if `None`).
+#[inline]
+pub(super) fn items_of<'s, K, V>(sp: Option<Shared<'s, Spill<K, V>>>) -> &'s [SpillItem<K, V>] {
+    sp.map_or(&[], |a| &a.get().items)
+}
+
+/// The items of the array `sp` (none if null), for an array the caller
+/// keeps alive otherwise than by a protection.
 ///
 /// # Safety
 ///
 /// 1. `sp` is null or an array from [`alloc`] that stays allocated for
-///    `'a` (protected by the caller's guard, or owned by a table the caller
-///    holds locked or alone).
+///    `'a` (owned by a table the caller holds locked or alone, or protected
+///    by a guard the caller keeps).
 pub(super) unsafe fn items<'a, K, V>(sp: *const Spill<K, V>) -> &'a [SpillItem<K, V>] {
     if sp.is_null() {
         &[]
@@ -105,69 +116,83 @@ unsafe fn drop_spill<K, V>(p: *mut ()) {
 }
 
 impl<K, V, R> RawMap<K, V, R> {
-    /// Protects `t`'s spill array in `SPILL_SLOT`; null (and nothing
-    /// published) if `t` has none. `t` must stay protected meanwhile.
+    /// Protects `t`'s spill array in `slot`; `None` (and nothing published)
+    /// if `t` has none.
     #[inline]
-    pub(super) fn protect_spill<G: Guard>(&self, g: &mut G, t: &Table<K, V>) -> *const Spill<K, V> {
+    pub(super) fn protect_spill<'s, S: Slot>(
+        &self,
+        t: Shared<'_, Table<K, V>>,
+        slot: &'s mut S,
+    ) -> Option<Shared<'s, Spill<K, V>>> {
         // Acquire: pairs with the Release CASes below (a reader of the array
         // sees its items and their entries' contents).
         if t.spill.load(Acquire).is_null() {
-            return core::ptr::null();
+            return None;
         }
         // Witness: `t.spill` still holds the array (see the module docs).
-        g.protect(SPILL_SLOT, &t.spill)
+        // Acquire (inside `protect`): as above.
+        // SAFETY: (1) `t.spill` holds null or an array owned by `t`, retired
+        // only after a writer replaced it there (`retire_spill`), through
+        // `self.reclaimer` (RawMap contract), or freed with `t`, which the
+        // caller keeps protected.
+        unsafe { slot.protect(&t.spill) }
     }
 
-    /// Looks for `hash`/`eq` in the spill of table `tp` (which the caller
+    /// Looks for `hash`/`eq` in the spill of table `t` (which the caller
     /// keeps protected): `Some((array, hit))`, the array protected in
-    /// `SPILL_SLOT` and a hit's (index, entry) protected in `ENTRY_SLOT`;
-    /// `None` if a protection failed (probe again). `eq` runs outside any
-    /// lock.
+    /// `spill` and a hit's (index, entry) protected in `entry`; `None` if a
+    /// protection failed (probe again). `eq` runs outside any lock.
     #[inline]
-    pub(super) fn search_spill<G: Guard>(
+    pub(super) fn search_spill<'s, S: Slot>(
         &self,
-        g: &mut G,
-        tp: *const Table<K, V>,
+        t: Shared<'_, Table<K, V>>,
+        entry: &mut S,
+        spill: &'s mut S,
         hash: u64,
         eq: &mut impl FnMut(&K) -> bool,
-    ) -> Option<Searched<K, V>> {
-        // SAFETY: the caller keeps `tp` protected in `TABLE_SLOT`.
-        let t = unsafe { &*tp };
+    ) -> Option<Searched<'s, K, V>> {
         // Acquire: as in `protect_spill`.
         if t.spill.load(Acquire).is_null() {
-            return Some((core::ptr::null(), None));
+            return Some((None, None));
         }
-        self.search_spill_slow(g, tp, hash, eq)
+        spill_is_rare();
+        self.search_spill_slow(t, entry, spill, hash, eq)
     }
 
-    #[cold]
-    #[inline(never)]
-    fn search_spill_slow<G: Guard>(
+    /// The search proper. Inlined although cold: it borrows the caller's
+    /// slots, and a call that took their addresses would keep them in
+    /// memory on every probe (the hot path loads them from the stack).
+    #[inline(always)]
+    fn search_spill_slow<'s, S: Slot>(
         &self,
-        g: &mut G,
-        tp: *const Table<K, V>,
+        t: Shared<'_, Table<K, V>>,
+        entry: &mut S,
+        spill: &'s mut S,
         hash: u64,
         eq: &mut impl FnMut(&K) -> bool,
-    ) -> Option<Searched<K, V>> {
-        // SAFETY: the caller keeps `tp` protected in `TABLE_SLOT`.
-        let t = unsafe { &*tp };
-        let sp = self.protect_spill(g, t);
-        let (root, cell) = (&self.table, &t.spill);
-        // SAFETY: protected in `SPILL_SLOT` (or null).
-        for (i, &(h, e)) in unsafe { items(sp) }.iter().enumerate() {
+    ) -> Option<Searched<'s, K, V>> {
+        let sp = self.protect_spill(t, spill);
+        let (root, cell, tp) = (&self.table, &t.spill, t.as_ptr());
+        let sp_ptr = sp.map_or(core::ptr::null_mut(), |a| a.as_ptr());
+        for (i, &(h, e)) in items_of(sp).iter().enumerate() {
             if h != hash {
                 continue;
             }
             // Witness: the array is still `t`'s and `t` still the root, so
             // the entry was linked after the protection was published.
             // Acquire: as in `protect_spill` and `probe_once`.
-            if !g.protect_with(ENTRY_SLOT, e, || {
-                core::ptr::eq(cell.load(Acquire), sp) && core::ptr::eq(root.load(Acquire), tp)
-            }) {
-                return None;
-            }
-            // SAFETY: just protected in `ENTRY_SLOT`.
-            if eq(unsafe { &(*e).key }) {
+            // SAFETY: (1) spill items hold non-null entries; if the witness
+            // holds, the entry was linked in the current table after the
+            // publication (entries never leave a current table's array
+            // without replacing it), so not yet retired, and entries are
+            // retired only through `self.reclaimer` (RawMap contract).
+            let found = unsafe {
+                entry.protect_with(core::ptr::NonNull::new_unchecked(e), || {
+                    core::ptr::eq(cell.load(Acquire), sp_ptr)
+                        && core::ptr::eq(root.load(Acquire), tp)
+                })
+            }?;
+            if eq(&found.key) {
                 return Some((sp, Some((i, e))));
             }
         }
@@ -181,9 +206,9 @@ impl<K, V, R> RawMap<K, V, R> {
     #[inline(never)]
     pub(super) fn spill_insert<G: Guard>(
         &self,
-        g: &mut G,
+        retirer: &G,
         t: &Table<K, V>,
-        p: &Probe<K, V>,
+        p: &Probe<'_, K, V>,
         new: Pending<K, V>,
     ) -> Result<Linked<K, V>, Pending<K, V>>
     where
@@ -191,8 +216,7 @@ impl<K, V, R> RawMap<K, V, R> {
         V: Send + 'static,
     {
         // Built before locking: no allocation under the locks.
-        // SAFETY: `p.spill` is protected in `SPILL_SLOT` by the probe.
-        let mut fresh = unsafe { items(p.spill) }.to_vec();
+        let mut fresh = items_of(p.spill).to_vec();
         fresh.push((new.entry().hash, new.ptr.as_ptr()));
         let fresh = alloc(fresh);
         let home_seg = t.seg_of(p.home);
@@ -206,7 +230,7 @@ impl<K, V, R> RawMap<K, V, R> {
                 // `protect_spill` and `search_spill` (the array's items and
                 // the new entry's contents).
                 t.spill
-                    .compare_exchange(p.spill.cast_mut(), fresh, Release, Relaxed)
+                    .compare_exchange(as_mut_ptr(p.spill), fresh, Release, Relaxed)
                     .is_ok()
             };
         if !swapped {
@@ -221,27 +245,30 @@ impl<K, V, R> RawMap<K, V, R> {
         let count = seg.count.load(Relaxed) + 1;
         seg.count.store(count, Relaxed);
         drop(locks);
-        self.retire_spill(g, p.spill);
+        if let Some(old) = p.spill {
+            self.retire_spill(retirer, old);
+        }
         Ok((ptr, count))
     }
 
-    /// Replaces the spilled hit `p` by `new` (same key: the version stays).
-    /// `Err` gives `new` back if the spill or the table changed.
+    /// Replaces the spilled hit `p` (in the array `spill`) by `new` (same
+    /// key: the version stays). `Err` gives `new` back if the spill or the
+    /// table changed.
     #[cold]
     #[inline(never)]
     pub(super) fn spill_replace<G: Guard>(
         &self,
-        g: &mut G,
+        retirer: &G,
         t: &Table<K, V>,
-        p: &Probe<K, V>,
+        p: &Probe<'_, K, V>,
+        spill: Shared<'_, Spill<K, V>>,
         new: Pending<K, V>,
     ) -> Result<*mut Entry<K, V>, Pending<K, V>>
     where
         K: Send + 'static,
         V: Send + 'static,
     {
-        // SAFETY: `p.spill` is protected in `SPILL_SLOT` by the probe.
-        let mut fresh = unsafe { items(p.spill) }.to_vec();
+        let mut fresh = spill.items.to_vec();
         let old = fresh[p.spill_idx].1;
         fresh[p.spill_idx].1 = new.ptr.as_ptr();
         let fresh = alloc(fresh);
@@ -249,7 +276,7 @@ impl<K, V, R> RawMap<K, V, R> {
         // Release: as in `spill_insert`.
         let swapped = held.is_ok()
             && t.spill
-                .compare_exchange(p.spill.cast_mut(), fresh, Release, Relaxed)
+                .compare_exchange(spill.as_ptr(), fresh, Release, Relaxed)
                 .is_ok();
         if !swapped {
             drop(held);
@@ -259,25 +286,25 @@ impl<K, V, R> RawMap<K, V, R> {
         }
         let _ = new.link();
         drop(held);
-        self.retire_spill(g, p.spill);
+        self.retire_spill(retirer, spill);
         Ok(old)
     }
 
-    /// Unlinks the spilled hit `p`.
+    /// Unlinks the spilled hit `p` (in the array `spill`).
     #[cold]
     #[inline(never)]
     pub(super) fn spill_remove<G: Guard>(
         &self,
-        g: &mut G,
+        retirer: &G,
         t: &Table<K, V>,
-        p: &Probe<K, V>,
+        p: &Probe<'_, K, V>,
+        spill: Shared<'_, Spill<K, V>>,
     ) -> Result<*mut Entry<K, V>, Retry>
     where
         K: Send + 'static,
         V: Send + 'static,
     {
-        // SAFETY: `p.spill` is protected in `SPILL_SLOT` by the probe.
-        let mut fresh = unsafe { items(p.spill) }.to_vec();
+        let mut fresh = spill.items.to_vec();
         let (_, old) = fresh.remove(p.spill_idx);
         let fresh = alloc(fresh);
         let home_seg = t.seg_of(p.home);
@@ -287,7 +314,7 @@ impl<K, V, R> RawMap<K, V, R> {
             // Release: as in `spill_insert` (readers that see the shorter
             // array see the odd version before it).
             t.spill
-                .compare_exchange(p.spill.cast_mut(), fresh, Release, Relaxed)
+                .compare_exchange(spill.as_ptr(), fresh, Release, Relaxed)
                 .is_ok()
         };
         if !swapped {
@@ -300,21 +327,30 @@ impl<K, V, R> RawMap<K, V, R> {
         // Relaxed: the count is written only under this segment's lock.
         seg.count.store(seg.count.load(Relaxed) - 1, Relaxed);
         drop(locks);
-        self.retire_spill(g, p.spill);
+        self.retire_spill(retirer, spill);
         Ok(old)
     }
 
-    /// Ends `g`'s protection of the array a writer just replaced, and
-    /// retires it (no lock held).
-    fn retire_spill<G: Guard>(&self, g: &mut G, old: *const Spill<K, V>) {
-        // As in `release_table`: the caller needs only its entry now.
-        let _ = g.protect_with(SPILL_SLOT, core::ptr::null_mut::<()>(), || true);
-        if !old.is_null() {
-            // SAFETY: (1) our CAS replaced it in its table's `spill`, the only
-            // place it was reachable from, (2) only the CAS winner retires
-            // it, (3) RawMap contract, (4) `drop_spill` frees a box of plain
-            // (hash, pointer) pairs, on any thread, at any time.
-            unsafe { g.retire(old.cast_mut().cast(), drop_spill::<K, V>) };
-        }
+    /// Retires the array a writer just replaced (no lock held). The
+    /// writer's spill slot still protects it until the operation returns,
+    /// which only delays its reclamation.
+    fn retire_spill<G: Guard>(&self, retirer: &G, old: Shared<'_, Spill<K, V>>) {
+        // SAFETY: (1) our CAS replaced it in its table's `spill`, the only
+        // place it was reachable from, (2) only the CAS winner retires it,
+        // (3) RawMap contract, (4) `drop_spill` frees a box of plain (hash,
+        // pointer) pairs, on any thread, at any time.
+        unsafe { retirer.retire(old.as_ptr().cast(), drop_spill::<K, V>) };
     }
+}
+
+/// Marks the branch that calls it as unlikely (a table has a spill only
+/// under a degenerate hasher).
+#[cold]
+#[inline(never)]
+fn spill_is_rare() {}
+
+/// The pointer a CAS on `Table::spill` expects for the array `sp`.
+#[inline]
+fn as_mut_ptr<K, V>(sp: Option<Shared<'_, Spill<K, V>>>) -> *mut Spill<K, V> {
+    sp.map_or(core::ptr::null_mut(), |a| a.as_ptr())
 }

@@ -1,9 +1,9 @@
-//! rayon support (feature `rayon`): parallel iteration over slot ranges,
-//! `ParallelExtend` and `FromParallelIterator`.
+//! rayon support for [`HashMap`] (feature `rayon`): parallel iteration over
+//! hash ranges, `ParallelExtend` and `FromParallelIterator`.
 //!
 //! The producer splits the *hash space* at segment boundaries of the table
-//! current when it splits (boundaries stay boundaries when the table grows,
-//! see `probe.rs`), never collecting first. Each job walks its range with
+//! current when it splits (homes are a hash's top bits, so a boundary stays
+//! a boundary when the table doubles), never collecting first. Each job walks its range with
 //! [`Iter`]'s per-segment snapshots on its own thread, so every protection
 //! is taken on the thread that uses it (an `Epoch` `Ref` is not `Send`), and
 //! the items handed to rayon are plain values.
@@ -13,7 +13,7 @@ use core::hash::{BuildHasher, Hash};
 use rayon::iter::plumbing::{bridge_unindexed, Folder, UnindexedConsumer, UnindexedProducer};
 use rayon::iter::{FromParallelIterator, IntoParallelIterator, ParallelExtend, ParallelIterator};
 
-use super::{HashMap, Iter, END};
+use crate::map::{HashMap, Iter, END};
 use crate::reclaim::Reclaim;
 
 /// A parallel iterator over a [`HashMap`] that maps each entry with `F`
@@ -151,7 +151,7 @@ where
     S: BuildHasher + Sync,
     R: Reclaim,
 {
-    /// Inserts every pair in parallel, one [`pin`](HashMap::pin) handle per
+    /// Inserts every pair in parallel, one [`handle`](HashMap::handle) per
     /// rayon job.
     ///
     /// ```
@@ -163,7 +163,7 @@ where
     fn par_extend<I: IntoParallelIterator<Item = (K, V)>>(&mut self, par_iter: I) {
         let map: &HashMap<K, V, S, R> = self;
         par_iter.into_par_iter().for_each_init(
-            || map.pin(),
+            || map.handle(),
             |h, (k, v)| {
                 h.insert(k, v);
             },
