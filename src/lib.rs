@@ -33,7 +33,7 @@ pub mod testing;
 
 pub use faa_queue::{FaaQueue, FaaQueueHandle};
 #[cfg(target_pointer_width = "64")]
-pub use map::HashMap;
+pub use map::{HashMap, MapHandle};
 pub use queue::{MsQueue, QueueHandle};
 pub use stack::{StackHandle, TreiberStack};
 pub use sync::semaphore::{Permit, Semaphore};

@@ -62,7 +62,7 @@ fn handle_loops_keep_reclaiming() {
     drop(h);
 
     let map = HashMap::<u64, u64>::new();
-    let mut h = map.pin();
+    let mut h = map.handle();
     for i in 0..OPS {
         // Each insert replaces the entry of `i % 64`: one retire per op.
         h.insert(i % 64, i);
