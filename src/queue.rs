@@ -226,8 +226,9 @@ impl<T, R: Reclaim> MsQueue<T, R> {
         self.push_in(&mut guard, value);
     }
 
-    /// The push algorithm on a guard of `self.reclaimer`.
-    #[inline]
+    /// The push algorithm on a guard of `self.reclaimer`. Always inlined:
+    /// out of line it cost 10 instructions per push+pop pair (callgrind).
+    #[inline(always)]
     fn push_in<G: Guard>(&self, guard: &mut G, value: T) {
         let node = Node::alloc(MaybeUninit::new(value));
         let mut backoff = Backoff::new();

@@ -58,7 +58,7 @@ impl<'s, S, R: Reclaim> Handle<'s, S, R> {
     }
 
     /// Runs one operation on the handle's guard and counts it.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn op<X>(&mut self, f: impl FnOnce(&'s S, &mut R::Guard<'s>) -> X) -> X {
         let out = f(self.structure, &mut self.guard);
         self.tick();
@@ -77,12 +77,19 @@ impl<'s, S, R: Reclaim> Handle<'s, S, R> {
     }
 
     /// Counts one operation; refreshes every [`Self::REFRESH_EVERY`].
-    #[inline]
+    #[inline(always)]
     pub(crate) fn tick(&mut self) {
         self.ops += 1;
         if self.ops >= Self::REFRESH_EVERY {
-            self.refresh();
+            self.refresh_now();
         }
+    }
+
+    /// The periodic refresh, out of the operations' hot path.
+    #[cold]
+    #[inline(never)]
+    fn refresh_now(&mut self) {
+        self.refresh();
     }
 
     /// Releases every protection the guard holds (epoch: repins, letting
