@@ -96,7 +96,7 @@ use core::ptr;
 use crossbeam_utils::CachePadded;
 
 use crate::hooks::stall_point;
-use crate::linked::linked_structure;
+use crate::linked::{guarded_queue_ops, linked_structure};
 use crate::primitive::cell::UnsafeCell;
 use crate::primitive::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use crate::primitive::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize};
@@ -116,7 +116,7 @@ const FULL: u8 = 1;
 const TAKEN: u8 = 2;
 
 /// The most bytes of cells one segment holds (for large `T` the segment
-/// gets fewer cells, never fewer than [`MIN_LEN`]).
+/// gets fewer cells, never fewer than 2).
 pub const SEGMENT_BYTES: usize = 16 * 1024;
 /// The most cells per segment.
 const MAX_LEN: usize = 1024;
@@ -319,29 +319,6 @@ pub struct FaaQueue<T, R: Reclaim = Epoch> {
     _owns: PhantomData<*const T>,
 }
 
-// SAFETY: the queue owns its values and hands each to exactly one thread, so
-// moving it (or the values) between threads needs only `T: Send`.
-unsafe impl<T: Send, R: Reclaim> Send for FaaQueue<T, R> {}
-// SAFETY: through `&self` threads only move `T`s in and out (never share a
-// `&T`), so sharing the queue needs `T: Send`, not `T: Sync`.
-unsafe impl<T: Send, R: Reclaim> Sync for FaaQueue<T, R> {}
-
-impl<T> FaaQueue<T, Epoch> {
-    /// An empty queue on the default reclaimer ([`Epoch`]); allocates its
-    /// first segment.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let queue: cds::FaaQueue<u8> = cds::FaaQueue::new();
-    /// assert!(queue.is_empty());
-    /// ```
-    #[inline]
-    pub fn new() -> Self {
-        Self::with_reclaimer(Epoch::new())
-    }
-}
-
 impl<T, R: Reclaim> FaaQueue<T, R> {
     /// An empty queue on the reclaimer `reclaimer`; allocates its first
     /// segment.
@@ -379,37 +356,6 @@ impl<T, R: Reclaim> FaaQueue<T, R> {
     /// The number of cells per segment.
     pub(crate) fn segment_len(&self) -> usize {
         self.seg_len
-    }
-
-    /// The reclaimer this queue retires its segments through.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use cds::reclaim::Reclaim;
-    /// let queue = cds::FaaQueue::<u8>::new();
-    /// queue.reclaimer().flush();
-    /// ```
-    #[inline]
-    pub fn reclaimer(&self) -> &R {
-        &self.reclaimer
-    }
-
-    /// Appends `value` at the back of the queue.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let queue = cds::FaaQueue::new();
-    /// queue.push(1);
-    /// queue.push(2);
-    /// assert_eq!(queue.pop(), Some(1));
-    /// # queue.pop();
-    /// ```
-    #[inline]
-    pub fn push(&self, value: T) {
-        let mut guard = self.reclaimer.guard();
-        self.push_in(&mut guard, value);
     }
 
     /// The push algorithm on a guard of `self.reclaimer`.
@@ -546,23 +492,6 @@ impl<T, R: Reclaim> FaaQueue<T, R> {
         let _ = self.tail.compare_exchange(tail, next, Release, Relaxed);
     }
 
-    /// Removes and returns the front value, or `None` if the queue is
-    /// empty.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let queue = cds::FaaQueue::new();
-    /// assert_eq!(queue.pop(), None);
-    /// queue.push("x");
-    /// assert_eq!(queue.pop(), Some("x"));
-    /// ```
-    #[inline]
-    pub fn pop(&self) -> Option<T> {
-        let mut guard = self.reclaimer.guard();
-        self.pop_in(&mut guard)
-    }
-
     /// The pop algorithm on a guard of `self.reclaimer` (precondition 3 of
     /// `retire` relies on that: every caller passes one).
     #[inline]
@@ -632,24 +561,6 @@ impl<T, R: Reclaim> FaaQueue<T, R> {
                 unsafe { retirer.retire(head.as_ptr().cast(), free_segment::<T>) };
             }
         }
-    }
-
-    /// True if the queue held no value at the moment of the call (a
-    /// snapshot: a push still in progress does not count).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let queue = cds::FaaQueue::new();
-    /// assert!(queue.is_empty());
-    /// queue.push(0);
-    /// assert!(!queue.is_empty());
-    /// # queue.pop();
-    /// ```
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        let mut guard = self.reclaimer.guard();
-        self.is_empty_in(&mut guard)
     }
 
     fn is_empty_in<G: Guard>(&self, guard: &mut G) -> bool {
@@ -850,6 +761,7 @@ linked_structure!(
     order: "the first item pops first",
     pops: [1, 2]
 );
+guarded_queue_ops!(FaaQueue);
 
 impl<T, R: Reclaim> Handle<'_, FaaQueue<T, R>, R> {
     /// [`FaaQueue::len`] (a snapshot while other threads run).

@@ -52,7 +52,61 @@ macro_rules! linked_structure {
         /// ```
         pub type $Handle<'s, T, R = Epoch> = Handle<'s, $S<T, R>, R>;
 
+        // SAFETY: the structure owns its values and hands each to exactly
+        // one thread, so moving it (or the values) between threads needs
+        // only `T: Send`.
+        unsafe impl<T: Send, R: Reclaim> Send for $S<T, R> {}
+        // SAFETY: through `&self` threads only move `T`s in and out (never
+        // share a `&T`), so sharing it needs `T: Send`, not `T: Sync`.
+        unsafe impl<T: Send, R: Reclaim> Sync for $S<T, R> {}
+
+        impl<T> $S<T, Epoch> {
+            #[doc = concat!("An empty ", $s, " on the default reclaimer ([`Epoch`]).")]
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let ", $s, ": cds::", stringify!($S), "<u8> = cds::", stringify!($S), "::new();")]
+            #[doc = concat!("assert!(", $s, ".is_empty());")]
+            /// ```
+            #[inline]
+            pub fn new() -> Self {
+                Self::with_reclaimer(Epoch::new())
+            }
+        }
+
         impl<T, R: Reclaim> $S<T, R> {
+            #[doc = concat!("The reclaimer this ", $s, " retires its nodes through.")]
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use cds::reclaim::Reclaim;
+            #[doc = concat!("let ", $s, " = cds::", stringify!($S), "::<u8>::new();")]
+            #[doc = concat!($s, ".reclaimer().flush();")]
+            /// ```
+            #[inline]
+            pub fn reclaimer(&self) -> &R {
+                &self.reclaimer
+            }
+
+            /// Removes and returns the next value (see the type's order),
+            /// or `None` if it is empty.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let ", $s, " = cds::", stringify!($S), "::new();")]
+            #[doc = concat!("assert_eq!(", $s, ".pop(), None);")]
+            #[doc = concat!($s, ".push('x');")]
+            #[doc = concat!("assert_eq!(", $s, ".pop(), Some('x'));")]
+            /// ```
+            #[inline]
+            pub fn pop(&self) -> Option<T> {
+                let mut guard = self.reclaimer.guard();
+                self.pop_in(&mut guard)
+            }
+
             /// An amortized handle: one guard held across many operations,
             /// refreshed every [`Handle::REFRESH_EVERY`] of them (call
             #[doc = concat!("[`refresh`](", stringify!($Handle), "::refresh) yourself between")]
@@ -267,6 +321,51 @@ macro_rules! linked_structure {
     };
 }
 pub(crate) use linked_structure;
+
+/// `push` and `is_empty` for a queue `$S` whose algorithms need a guard
+/// (`push_in`, `is_empty_in`); the stack's push and emptiness check need
+/// none and are written in `stack.rs`.
+macro_rules! guarded_queue_ops {
+    ($S:ident) => {
+        impl<T, R: Reclaim> $S<T, R> {
+            /// Appends `value` at the back of the queue.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let queue = cds::", stringify!($S), "::new();")]
+            /// queue.push(1);
+            /// queue.push(2);
+            /// assert_eq!(queue.pop(), Some(1));
+            /// # queue.pop();
+            /// ```
+            #[inline]
+            pub fn push(&self, value: T) {
+                let mut guard = self.reclaimer.guard();
+                self.push_in(&mut guard, value);
+            }
+
+            /// True if the queue held no value at the moment of the call (a
+            /// snapshot: other threads may change it right after).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let queue = cds::", stringify!($S), "::new();")]
+            /// assert!(queue.is_empty());
+            /// queue.push(0);
+            /// assert!(!queue.is_empty());
+            /// # queue.pop();
+            /// ```
+            #[inline]
+            pub fn is_empty(&self) -> bool {
+                let mut guard = self.reclaimer.guard();
+                self.is_empty_in(&mut guard)
+            }
+        }
+    };
+}
+pub(crate) use guarded_queue_ops;
 
 /// Compile-time checks: both structures are unwind-safe on both reclaimers,
 /// also for values that are not (`Cell`: interior mutability).

@@ -63,7 +63,7 @@ use core::ptr::{self, NonNull};
 use crossbeam_utils::CachePadded;
 
 use crate::hooks::stall_point;
-use crate::linked::linked_structure;
+use crate::linked::{guarded_queue_ops, linked_structure};
 use crate::primitive::cell::UnsafeCell;
 use crate::primitive::sync::atomic::AtomicPtr;
 use crate::primitive::sync::atomic::Ordering::{Acquire, Relaxed, Release};
@@ -152,28 +152,6 @@ pub struct MsQueue<T, R: Reclaim = Epoch> {
     _owns: PhantomData<*const T>,
 }
 
-// SAFETY: the queue owns its values and hands each to exactly one thread, so
-// moving it (or the values) between threads needs only `T: Send`.
-unsafe impl<T: Send, R: Reclaim> Send for MsQueue<T, R> {}
-// SAFETY: through `&self` threads only move `T`s in and out (never share a
-// `&T`), so sharing the queue needs `T: Send`, not `T: Sync`.
-unsafe impl<T: Send, R: Reclaim> Sync for MsQueue<T, R> {}
-
-impl<T> MsQueue<T, Epoch> {
-    /// An empty queue on the default reclaimer ([`Epoch`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let queue: cds::MsQueue<u8> = cds::MsQueue::new();
-    /// assert!(queue.is_empty());
-    /// ```
-    #[inline]
-    pub fn new() -> Self {
-        Self::with_reclaimer(Epoch::new())
-    }
-}
-
 impl<T, R: Reclaim> MsQueue<T, R> {
     /// An empty queue on the reclaimer `reclaimer` (allocates the sentinel).
     ///
@@ -193,37 +171,6 @@ impl<T, R: Reclaim> MsQueue<T, R> {
             reclaimer,
             _owns: PhantomData,
         }
-    }
-
-    /// The reclaimer this queue retires its nodes through.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use cds::reclaim::Reclaim;
-    /// let queue = cds::MsQueue::<u8>::new();
-    /// queue.reclaimer().flush();
-    /// ```
-    #[inline]
-    pub fn reclaimer(&self) -> &R {
-        &self.reclaimer
-    }
-
-    /// Appends `value` at the back of the queue.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let queue = cds::MsQueue::new();
-    /// queue.push(1);
-    /// queue.push(2);
-    /// assert_eq!(queue.pop(), Some(1));
-    /// # queue.pop();
-    /// ```
-    #[inline]
-    pub fn push(&self, value: T) {
-        let mut guard = self.reclaimer.guard();
-        self.push_in(&mut guard, value);
     }
 
     /// The push algorithm on a guard of `self.reclaimer`. Always inlined:
@@ -271,23 +218,6 @@ impl<T, R: Reclaim> MsQueue<T, R> {
         // Release: publishes `next` (which this thread acquired through its
         // link, or created) to the Acquire loads of `tail`.
         let _ = self.tail.compare_exchange(tail, next, Release, Relaxed);
-    }
-
-    /// Removes and returns the front value, or `None` if the queue is
-    /// empty.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let queue = cds::MsQueue::new();
-    /// assert_eq!(queue.pop(), None);
-    /// queue.push("x");
-    /// assert_eq!(queue.pop(), Some("x"));
-    /// ```
-    #[inline]
-    pub fn pop(&self) -> Option<T> {
-        let mut guard = self.reclaimer.guard();
-        self.pop_in(&mut guard)
     }
 
     /// The pop algorithm on a guard of `self.reclaimer` (precondition 3 of
@@ -358,24 +288,6 @@ impl<T, R: Reclaim> MsQueue<T, R> {
         }
     }
 
-    /// True if the queue held no value at the moment of the call (a
-    /// snapshot).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let queue = cds::MsQueue::new();
-    /// assert!(queue.is_empty());
-    /// queue.push(0);
-    /// assert!(!queue.is_empty());
-    /// # queue.pop();
-    /// ```
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        let mut guard = self.reclaimer.guard();
-        self.is_empty_in(&mut guard)
-    }
-
     #[inline]
     fn is_empty_in<G: Guard>(&self, guard: &mut G) -> bool {
         let [mut slot, ..] = guard.slots();
@@ -429,6 +341,7 @@ linked_structure!(
     order: "the first item pops first",
     pops: [1, 2]
 );
+guarded_queue_ops!(MsQueue);
 
 #[cfg(all(test, not(loom)))]
 mod tests {

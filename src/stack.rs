@@ -117,28 +117,6 @@ pub struct TreiberStack<T, R: Reclaim = Epoch> {
     _owns: PhantomData<*const T>,
 }
 
-// SAFETY: the stack owns its values and hands each to exactly one thread, so
-// moving it (or the values) between threads needs only `T: Send`.
-unsafe impl<T: Send, R: Reclaim> Send for TreiberStack<T, R> {}
-// SAFETY: through `&self` threads only move `T`s in and out (never share a
-// `&T`), so sharing the stack needs `T: Send`, not `T: Sync`.
-unsafe impl<T: Send, R: Reclaim> Sync for TreiberStack<T, R> {}
-
-impl<T> TreiberStack<T, Epoch> {
-    /// An empty stack on the default reclaimer ([`Epoch`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let stack: cds::TreiberStack<u8> = cds::TreiberStack::new();
-    /// assert!(stack.is_empty());
-    /// ```
-    #[inline]
-    pub fn new() -> Self {
-        Self::with_reclaimer(Epoch::new())
-    }
-}
-
 impl<T, R: Reclaim> TreiberStack<T, R> {
     /// An empty stack on the reclaimer `reclaimer`.
     ///
@@ -157,20 +135,6 @@ impl<T, R: Reclaim> TreiberStack<T, R> {
             reclaimer,
             _owns: PhantomData,
         }
-    }
-
-    /// The reclaimer this stack retires its nodes through.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use cds::reclaim::Reclaim;
-    /// let stack = cds::TreiberStack::<u8>::new();
-    /// stack.reclaimer().flush();
-    /// ```
-    #[inline]
-    pub fn reclaimer(&self) -> &R {
-        &self.reclaimer
     }
 
     /// Pushes `value` on top of the stack.
@@ -208,22 +172,6 @@ impl<T, R: Reclaim> TreiberStack<T, R> {
             }
             backoff.spin();
         }
-    }
-
-    /// Removes and returns the top value, or `None` if the stack is empty.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let stack = cds::TreiberStack::new();
-    /// assert_eq!(stack.pop(), None);
-    /// stack.push('x');
-    /// assert_eq!(stack.pop(), Some('x'));
-    /// ```
-    #[inline]
-    pub fn pop(&self) -> Option<T> {
-        let mut guard = self.reclaimer.guard();
-        self.pop_in(&mut guard)
     }
 
     /// The pop algorithm on a guard of `self.reclaimer` (precondition 3 of
