@@ -8,16 +8,10 @@
 
 use cds::reclaim::Reclaim;
 use cds::testing::faa_queue::with_segment_len;
-use cds::FaaQueue;
 use loom::sync::Arc;
 use loom::thread;
 
-fn drain<T, R: Reclaim>(queue: Arc<FaaQueue<T, R>>) -> Vec<T> {
-    Arc::try_unwrap(queue)
-        .unwrap_or_else(|_| panic!("queue still shared"))
-        .into_iter()
-        .collect()
-}
+use crate::linked::drain;
 
 /// A pop races a push on an empty queue: the pop may take the push's
 /// ticket first (the producer is overtaken and retries); either way the

@@ -12,70 +12,15 @@
 #[path = "common/reclaimers.rs"]
 #[macro_use]
 mod reclaimers;
+#[path = "common/stall.rs"]
+mod stall;
 
-use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::Ordering::SeqCst;
 
 use cds::reclaim::Reclaim;
 use cds::testing::faa_queue::with_segment_len;
 use cds::FaaQueue;
-
-thread_local! {
-    /// Set by the one thread that should park at the next stall point it
-    /// reaches.
-    static STALL_ME: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Hooks are process-global: one test at a time in this binary.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// A parked thread's state.
-#[derive(Default)]
-struct Gate {
-    parked: AtomicBool,
-    release: AtomicBool,
-}
-
-impl Gate {
-    /// Parks the flagged thread that reaches `point` until released.
-    fn install(point: &'static str) -> Arc<Gate> {
-        let gate = Arc::new(Gate::default());
-        let g = gate.clone();
-        cds::hooks::set(point, move || {
-            if STALL_ME.with(|s| s.replace(false)) {
-                g.parked.store(true, SeqCst);
-                while !g.release.load(SeqCst) {
-                    std::thread::yield_now();
-                }
-            }
-        });
-        gate
-    }
-
-    fn wait_parked(&self) {
-        while !self.parked.load(SeqCst) {
-            std::thread::yield_now();
-        }
-    }
-}
-
-/// Runs `f` on another thread and fails if it does not finish in time
-/// (it would hang if an operation waited for the parked thread).
-fn completes<T: Send>(what: &str, f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| {
-        let (tx, rx) = mpsc::channel();
-        let h = s.spawn(move || {
-            let out = f();
-            let _ = tx.send(());
-            out
-        });
-        rx.recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("{what} did not complete while a thread was parked"));
-        h.join().unwrap()
-    })
-}
+use stall::{completes, Gate, SERIAL, STALL_ME};
 
 /// Values other threads push and pop while one is parked: far more than a
 /// segment, so the parked thread's segment is drained and retired.
