@@ -35,3 +35,16 @@ fn protected_node_survives_flush_regression() {
     ];
     model::check(1, &ops);
 }
+
+/// Found by CI's quickcheck run: protecting a null source must end the
+/// slot's previous protection (the model then expects the old node to be
+/// reclaimed). Under the typed seam `Slot::protect` returned `None` for a
+/// null source without touching the slot, so the old hazard stayed.
+#[test]
+fn protecting_null_ends_the_slots_protection_regression() {
+    let bytes = [
+        0, 0, 0, 0, 0, 0, 0, 103, 188, 0, 0, 0, 0, 223, 33, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 35, 0,
+    ];
+    let (threshold, ops) = model::decode(&bytes);
+    model::check(threshold, &ops);
+}

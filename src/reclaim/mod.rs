@@ -202,7 +202,8 @@ pub unsafe trait Slot {
     fn clear(&mut self);
 
     /// Loads `src` and protects what it held, retrying until the
-    /// protection holds; `None` if `src` held null. The witness is `src`
+    /// protection holds; `None` if `src` held null (the slot is then
+    /// cleared: its previous protection ends either way). The witness is `src`
     /// still holding the same pointer. The load is `Acquire`, pairing with
     /// the `Release` store or CAS that published the node.
     ///
@@ -217,7 +218,12 @@ pub unsafe trait Slot {
         // Acquire: pairs with the Release that published the node in `src`.
         let mut ptr = src.load(Acquire);
         loop {
-            let p = NonNull::new(ptr)?;
+            let Some(p) = NonNull::new(ptr) else {
+                // Nothing to protect: end the slot's previous protection,
+                // as publishing any other pointer would.
+                self.clear();
+                return None;
+            };
             // Acquire (inside the witness): the same pairing as above.
             let mut seen = ptr;
             if self.publish(ptr.cast(), || {
