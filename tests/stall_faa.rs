@@ -60,25 +60,32 @@ fn expected(parked: i64, extra: &[i64]) -> Vec<i64> {
     want
 }
 
-/// A producer parked between its ticket and its CAS: consumers overtake
-/// its cell (making it TAKEN), drain and retire its segment; on resuming,
-/// its CAS fails and it pushes again elsewhere: its value comes out once.
-fn push_parked_before_cas<R: Reclaim>(mk: fn() -> R) {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let gate = Gate::install("faa.push.before_cas");
-    let queue = with_segment_len(4, mk());
+/// Parks a thread pushing `-1` at stall point `point` while the others run
+/// (`others_run`), releases it, and returns everything the others popped.
+fn park_a_pusher<R: Reclaim>(queue: &FaaQueue<i64, R>, point: &'static str) -> Vec<i64> {
+    let gate = Gate::install(point);
     let got = std::thread::scope(|s| {
         let parked = s.spawn(|| {
             STALL_ME.with(|f| f.set(true));
             queue.push(-1);
         });
         gate.wait_parked();
-        let got = others_run(&queue, 0);
+        let got = others_run(queue, 0);
         gate.release.store(true, SeqCst);
         parked.join().unwrap();
         got
     });
-    cds::hooks::clear("faa.push.before_cas");
+    cds::hooks::clear(point);
+    got
+}
+
+/// A producer parked between its ticket and its CAS: consumers overtake
+/// its cell (making it TAKEN), drain and retire its segment; on resuming,
+/// its CAS fails and it pushes again elsewhere: its value comes out once.
+fn push_parked_before_cas<R: Reclaim>(mk: fn() -> R) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let queue = with_segment_len(4, mk());
+    let got = park_a_pusher(&queue, "faa.push.before_cas");
     assert_eq!(all_values(queue, got), expected(-1, &[]));
 }
 
@@ -87,24 +94,12 @@ fn push_parked_before_cas<R: Reclaim>(mk: fn() -> R) {
 /// value back and pushes it again: it comes out once.
 fn push_parked_before_install<R: Reclaim>(mk: fn() -> R) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let gate = Gate::install("faa.push.before_install");
     let queue = with_segment_len(4, mk());
     // Fill the first segment so that the parked push must install.
     for v in [-2, -3, -4, -5] {
         queue.push(v);
     }
-    let got = std::thread::scope(|s| {
-        let parked = s.spawn(|| {
-            STALL_ME.with(|f| f.set(true));
-            queue.push(-1);
-        });
-        gate.wait_parked();
-        let got = others_run(&queue, 0);
-        gate.release.store(true, SeqCst);
-        parked.join().unwrap();
-        got
-    });
-    cds::hooks::clear("faa.push.before_install");
+    let got = park_a_pusher(&queue, "faa.push.before_install");
     assert_eq!(all_values(queue, got), expected(-1, &[-2, -3, -4, -5]));
 }
 

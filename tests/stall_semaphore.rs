@@ -11,11 +11,15 @@
 //! cargo test --all-features --test stall_semaphore`.
 #![cfg(cds_hooks)]
 
+#[path = "common/semaphore.rs"]
+mod common;
+
 use cds::testing::semaphore::{queued_waiters, with_fairness_clock};
 use cds::Semaphore;
+use common::{wait_queued, watchdog};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Installs a hook at `point` that holds only the thread named `point`
 /// (tests run in parallel and hooks are global) until the returned flag is
@@ -37,33 +41,6 @@ fn hold(point: &'static str) -> (Arc<AtomicBool>, Arc<AtomicBool>) {
 
 fn wait_for(flag: &AtomicBool) {
     while !flag.load(SeqCst) {
-        std::thread::yield_now();
-    }
-}
-
-/// Runs `f`; if it has not finished after `secs`, reports a hang and exits
-/// the test process (a lost wake-up would otherwise hang CI silently).
-fn watchdog<R>(name: &str, secs: u64, f: impl FnOnce() -> R) -> R {
-    let done = Arc::new(AtomicBool::new(false));
-    let d = done.clone();
-    let name = name.to_owned();
-    std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        while !d.load(SeqCst) {
-            if Instant::now() > deadline {
-                eprintln!("{name}: no progress after {secs} s (lost wake-up?)");
-                std::process::exit(101);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    });
-    let r = f();
-    done.store(true, SeqCst);
-    r
-}
-
-fn wait_queued(sem: &Semaphore, n: usize) {
-    while queued_waiters(sem) != n {
         std::thread::yield_now();
     }
 }
