@@ -8,7 +8,7 @@ mod common;
 
 use cds::testing::semaphore::queued_waiters;
 use cds::Semaphore;
-use common::{wait_queued, watchdog};
+use common::{check_zero_permits_at_once, wait_queued, watchdog};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -553,29 +553,7 @@ fn huge_timeout_waits_for_a_release() {
 #[test]
 fn zero_permits_return_at_once() {
     for sem in &both_modes(1) {
-        let held = sem.acquire();
-        watchdog("zero_permits", 60, || {
-            std::thread::scope(|s| {
-                s.spawn(|| sem.acquire().forget());
-                wait_queued(sem, 1);
-                let quick = (
-                    sem.try_acquire_many(0).map(|p| p.num_permits()),
-                    sem.acquire_many_timeout(0, Duration::ZERO).map(|p| {
-                        let n = p.num_permits();
-                        p.forget();
-                        n
-                    }),
-                );
-                if quick != (Some(0), Some(0)) {
-                    drop(held); // let the waiter finish, then fail
-                    panic!("(try_acquire_many(0), acquire_many_timeout(0, 0)) = {quick:?}");
-                }
-                // Would block (caught by the watchdog) if it waited its turn.
-                assert_eq!(sem.acquire_many(0).num_permits(), 0);
-                assert_eq!(queued_waiters(sem), 1);
-                drop(held);
-            });
-        });
+        check_zero_permits_at_once(sem, sem.acquire(), || {});
         assert_eq!(sem.available_permits(), 0);
         sem.add_permits(1);
         assert_eq!(sem.available_permits(), 1);

@@ -16,7 +16,7 @@ mod common;
 
 use cds::testing::semaphore::{queued_waiters, with_fairness_clock};
 use cds::Semaphore;
-use common::{wait_queued, watchdog};
+use common::{check_zero_permits_at_once, wait_queued, watchdog};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -253,29 +253,8 @@ fn newcomer_queues_behind_a_due_head() {
 #[test]
 fn zero_permits_return_at_once_past_the_bound() {
     let (sem, nanos) = clocked(1, 0);
-    let held = sem.acquire();
-    watchdog("zero_permits", 60, || {
-        std::thread::scope(|s| {
-            s.spawn(|| sem.acquire().forget());
-            wait_queued(&sem, 1);
-            nanos.fetch_add(10_000_000, SeqCst);
-            let quick = (
-                sem.try_acquire_many(0).map(|p| p.num_permits()),
-                sem.acquire_many_timeout(0, Duration::ZERO).map(|p| {
-                    let n = p.num_permits();
-                    p.forget();
-                    n
-                }),
-            );
-            if quick != (Some(0), Some(0)) {
-                drop(held); // let the waiter finish, then fail
-                panic!("(try_acquire_many(0), acquire_many_timeout(0, 0)) = {quick:?}");
-            }
-            // Would block (caught by the watchdog) if it waited its turn.
-            assert_eq!(sem.acquire_many(0).num_permits(), 0);
-            assert_eq!(queued_waiters(&sem), 1);
-            drop(held);
-        });
+    check_zero_permits_at_once(&sem, sem.acquire(), || {
+        nanos.fetch_add(10_000_000, SeqCst);
     });
     assert_eq!(sem.available_permits(), 0);
     sem.add_permits(1);

@@ -36,3 +36,37 @@ pub fn wait_queued(sem: &Semaphore, n: usize) {
         std::thread::yield_now();
     }
 }
+
+/// With one permit held and a waiter queued behind it, zero-permit
+/// acquires return at once (they take nothing, so they never wait their
+/// turn); `after_queued` runs once the waiter is queued (the clocked test
+/// moves its clock there). Consumes the held permit.
+pub fn check_zero_permits_at_once(
+    sem: &Semaphore,
+    held: cds::Permit<'_>,
+    after_queued: impl Fn() + Sync,
+) {
+    watchdog("zero_permits", 60, || {
+        std::thread::scope(|s| {
+            s.spawn(|| sem.acquire().forget());
+            wait_queued(sem, 1);
+            after_queued();
+            let quick = (
+                sem.try_acquire_many(0).map(|p| p.num_permits()),
+                sem.acquire_many_timeout(0, Duration::ZERO).map(|p| {
+                    let n = p.num_permits();
+                    p.forget();
+                    n
+                }),
+            );
+            if quick != (Some(0), Some(0)) {
+                drop(held); // let the waiter finish, then fail
+                panic!("(try_acquire_many(0), acquire_many_timeout(0, 0)) = {quick:?}");
+            }
+            // Would block (caught by the watchdog) if it waited its turn.
+            assert_eq!(sem.acquire_many(0).num_permits(), 0);
+            assert_eq!(queued_waiters(sem), 1);
+            drop(held);
+        });
+    });
+}
