@@ -46,6 +46,7 @@ use core::ptr::NonNull;
 /// let escaped: Shared<'_, u32> = {
 ///     let mut guard = domain.guard();
 ///     let [mut slot, ..] = guard.slots();
+///     // SAFETY: `root` holds a live box, never retired.
 ///     unsafe { slot.protect(&root) }.unwrap()
 /// };
 /// assert_eq!(*escaped, 7);
@@ -62,7 +63,9 @@ use core::ptr::NonNull;
 /// let b = AtomicPtr::new(Box::into_raw(Box::new(2u32)));
 /// let mut guard = domain.guard();
 /// let [mut slot, ..] = guard.slots();
+/// // SAFETY: `a` and `b` hold live boxes, never retired.
 /// let first = unsafe { slot.protect(&a) }.unwrap();
+/// // SAFETY: as above.
 /// let second = unsafe { slot.protect(&b) }.unwrap();
 /// assert_eq!(*first + *second, 3);
 /// ```
@@ -77,6 +80,7 @@ use core::ptr::NonNull;
 /// let a = AtomicPtr::new(Box::into_raw(Box::new(1u32)));
 /// let mut guard = domain.guard();
 /// let [mut slot, ..] = guard.slots();
+/// // SAFETY: `a` holds a live box, never retired.
 /// let first = unsafe { slot.protect(&a) }.unwrap();
 /// guard.refresh();
 /// assert_eq!(*first, 1);
