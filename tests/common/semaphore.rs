@@ -70,3 +70,23 @@ pub fn check_zero_permits_at_once(
         });
     });
 }
+
+/// With one permit free and a waiter for two queued, the free permit is
+/// reserved for the waiter: reported as available, but `try_acquire`
+/// fails; once `add_permits(1)` lets the waiter through, what is reported
+/// can be taken. `after_queued` runs once the waiter is queued.
+pub fn check_available_is_reserved(sem: &Semaphore, after_queued: impl Fn() + Sync) {
+    watchdog("available_reserved", 60, || {
+        std::thread::scope(|s| {
+            s.spawn(|| assert_eq!(sem.acquire_many(2).num_permits(), 2));
+            wait_queued(sem, 1);
+            after_queued();
+            let seen = (sem.available_permits(), sem.try_acquire().is_none());
+            sem.add_permits(1);
+            assert_eq!(seen, (1, true), "(available, try_acquire failed)");
+        });
+    });
+    assert_eq!(sem.available_permits(), 2);
+    // With nobody queued, what it reports can be taken.
+    assert_eq!(sem.try_acquire_many(2).unwrap().num_permits(), 2);
+}
